@@ -1,0 +1,82 @@
+/* The "MedSight" section of Orthanc's configuration: loading, validation and the rule helpers
+ * used by the plugin and the REST handlers. docs/configuration.md describes every key.
+ *
+ * Thread-safety: ms_config_load/ms_config_free touch only their arguments (and the log sink);
+ * a loaded ms_config is immutable and may be read by many threads at once. */
+#pragma once
+#include "common/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Job priorities, as stored in ms_rule.priority and the job queue (higher runs first). */
+enum {
+	MS_PRIORITY_LOW = 0,
+	MS_PRIORITY_ROUTINE = 1,
+	MS_PRIORITY_HIGH = 2,
+	MS_PRIORITY_STAT = 3,
+};
+
+typedef struct {
+	char *keyword; /* DICOM keyword, canonical spelling ("SeriesDescription"); owned */
+	char *glob;    /* fnmatch(3) pattern, matched case-insensitively; owned */
+} ms_rule_match;
+
+/* One entry of MedSight.Rules: run `analysis` on every series matching all of `match`. */
+typedef struct {
+	char *analysis;       /* "histogram" | "calcium" | "perfusion" | "segmentation"; owned */
+	int priority;         /* MS_PRIORITY_* */
+	size_t n_match;       /* 0 = matches every series */
+	ms_rule_match *match; /* n_match entries; owned */
+} ms_rule;
+
+typedef struct {
+	bool enable;             /* MedSight.Enable: false = the plugin loads but does nothing */
+	char *database;          /* resolved SQLite path (never ""); owned */
+	char *device;            /* "auto" | "gpu" | "cpu" | a device-name substring; owned */
+	int workers;             /* MedSight.Workers, 1..16 */
+	int memory_budget_mb;    /* MedSight.MemoryBudgetMB, 64..1048576 */
+	int max_attempts;        /* MedSight.MaxAttempts, 1..100: starts before a job is failed */
+	bool stable_trigger;     /* MedSight.StableTrigger: run rules on Orthanc's StableSeries */
+	int perf_retention_days; /* MedSight.PerfRetentionDays, 1..3650 */
+	int stable_age_s;        /* Orthanc's top-level StableAge (seconds) */
+	ms_rule *rules;          /* MedSight.Rules in file order; owned */
+	size_t n_rules;
+	struct {
+		double bin_width; /* HU per bin, (0, 1000] */
+		double min, max;  /* histogram range, min < max, at most 65536 bins */
+	} histogram;              /* MedSight.Histogram */
+} ms_config;
+
+/* Loads the configuration from the WHOLE Orthanc configuration JSON (as
+ * OrthancPluginGetConfiguration returns it): its "MedSight" object (absent = all defaults),
+ * plus the top-level "StableAge" (default 60) and "IndexDirectory" (default StorageDirectory,
+ * then "OrthancStorage"), which gives the default Database "<IndexDirectory>/medsight.sqlite".
+ * Every value is checked; unknown keys in "MedSight" are errors. On success the applied values
+ * are logged with ms_log_info and *out is filled (free it with ms_config_free).
+ * Returns MS_OK; MS_ERR_CONFIG for invalid JSON or any bad key/value, with a message naming the
+ * key, the bad value and what is allowed (e.g. "MedSight.MemoryBudgetMB: 10 is below the
+ * minimum 64") written to err and logged with ms_log_error, so the caller need not log it again;
+ * MS_ERR_NOMEM if an allocation failed; MS_ERR_ARG for NULL orthanc_json/out. On failure *out is
+ * zeroed (owning nothing). err may be NULL. */
+ms_status ms_config_load(const char *orthanc_json, ms_config *out, char *err, size_t errlen);
+
+/* Frees what c owns and zeroes it, so calling it twice is harmless. NULL c is a no-op. */
+void ms_config_free(ms_config *c);
+
+/* Name of a priority (MS_PRIORITY_STAT -> "STAT"); NULL if prio is not a priority. */
+const char *ms_config_priority_name(int prio);
+
+/* Priority named name, case-insensitively ("stat" -> MS_PRIORITY_STAT); -1 if none or NULL. */
+int ms_config_priority_parse(const char *name);
+
+/* True if name (exact, lower case) is an analysis: histogram, calcium, perfusion, segmentation. */
+bool ms_config_analysis_known(const char *name);
+
+/* True when every Match entry of r matches the series: lookup(ctx, keyword) returns the series'
+ * value for a DICOM keyword (borrowed, used only during the call) or NULL when it has none. A
+ * missing value matches only the glob "*"; others are compared with fnmatch(3), ignoring case.
+ * A rule without Match entries matches every series. NULL r -> false; NULL lookup = no values.
+ * Thread-safe if lookup is. */
+bool ms_config_rule_matches(const ms_rule *r, const char *(*lookup)(void *ctx, const char *keyword),
+			    void *ctx);

@@ -1,0 +1,75 @@
+#include "plugin/analysis.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "compute/histogram.h"
+
+/* HU histogram and statistics of the whole series: proves decode -> GPU -> result end to end. */
+static ms_status run_histogram(ms_plugin *p, const ms_volume *vol, const ms_series_info *info,
+			       const ms_job_hooks *hooks, ms_strbuf *out, char *err, size_t errlen)
+{
+	(void)info;
+	(void)hooks;
+	ms_histogram_params hp = { .bin_width = p->config.histogram.bin_width,
+				   .min = p->config.histogram.min,
+				   .max = p->config.histogram.max };
+	ms_histogram_result r = { 0 };
+	ms_status rc = ms_histogram_gpu(p->vk, vol->voxels, ms_volume_count(vol), &hp, &r);
+	if (rc != MS_OK) {
+		snprintf(err, errlen, "histogram kernel failed (%s)", ms_status_name(rc));
+		return rc;
+	}
+	ms_strbuf_appendf(out, "{\"Count\": %llu, \"Min\": ", (unsigned long long)r.count);
+	ms_strbuf_append_json_number(out, r.min);
+	ms_strbuf_append(out, ", \"Max\": ");
+	ms_strbuf_append_json_number(out, r.max);
+	ms_strbuf_append(out, ", \"Mean\": ");
+	ms_strbuf_append_json_number(out, r.mean);
+	ms_strbuf_append(out, ", \"StdDev\": ");
+	ms_strbuf_append_json_number(out, r.stddev);
+	ms_strbuf_append(out, ", \"BinWidth\": ");
+	ms_strbuf_append_json_number(out, hp.bin_width);
+	ms_strbuf_append(out, ", \"BinMin\": ");
+	ms_strbuf_append_json_number(out, hp.min);
+	ms_strbuf_append(out, ", \"BinMax\": ");
+	ms_strbuf_append_json_number(out, hp.max);
+	ms_strbuf_append(out, ", \"Bins\": [");
+	for (uint32_t i = 0; i < r.n_bins; i++)
+		ms_strbuf_appendf(out, "%s%llu", i ? "," : "", (unsigned long long)r.bins[i]);
+	ms_strbuf_appendf(out, "], \"Size\": [%u, %u, %u], \"Spacing\": [", vol->nx, vol->ny, vol->nz);
+	for (int k = 0; k < 3; k++) {
+		if (k)
+			ms_strbuf_append(out, ", ");
+		ms_strbuf_append_json_number(out, vol->geom.spacing[k]);
+	}
+	ms_strbuf_append(out, "], \"Device\": ");
+	ms_strbuf_append_json_string(out, ms_vk_context_device_name(p->vk));
+	ms_strbuf_append(out, ", \"GpuMs\": ");
+	ms_strbuf_append_json_number(out, r.gpu_ms);
+	ms_strbuf_append(out, "}");
+	ms_histogram_result_clear(&r);
+	return MS_OK;
+}
+
+static const ms_analysis analyses[] = {
+	{ "histogram", run_histogram },
+	{ "calcium", NULL },
+	{ "perfusion", NULL },
+	{ "segmentation", NULL },
+};
+
+const ms_analysis *ms_analysis_find(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(analyses) / sizeof(analyses[0]); i++) {
+		if (strcmp(analyses[i].name, name) == 0)
+			return &analyses[i];
+	}
+	return NULL;
+}
+
+bool ms_analysis_available(const char *name)
+{
+	const ms_analysis *a = ms_analysis_find(name);
+	return a && a->run;
+}

@@ -1,0 +1,321 @@
+#include "plugin/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "plugin/analysis.h"
+#include "plugin/orthanc_io.h"
+#include "plugin/series_loader.h"
+#include "storage/inbox.h"
+#include "storage/queue.h"
+
+typedef struct {
+	ms_workers *owner;
+	int index;
+	pthread_t thread;
+	bool started;
+} worker;
+
+struct ms_workers {
+	ms_plugin *plugin;
+	atomic_bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int n;
+	worker *threads;
+	double start_time;         /* series seen before this are orphans of an earlier run */
+	bool orphans_checked;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- rules --------------------------------------------------------------------------------- */
+
+typedef struct {
+	const ms_json *series_tags, *study_tags;
+} tag_lookup;
+
+static const char *lookup_tag(void *arg, const char *keyword)
+{
+	tag_lookup *t = arg;
+	const char *v = ms_json_string(ms_json_get(t->series_tags, keyword));
+	return v ? v : ms_json_string(ms_json_get(t->study_tags, keyword));
+}
+
+/* Applies the configured rules to a series that became stable. */
+static ms_status apply_rules(ms_workers *w, ms_store *db, const char *series_id)
+{
+	ms_plugin *p = w->plugin;
+	ms_json *series = NULL, *study = NULL;
+	char uri[256];
+	ms_status rc;
+
+	snprintf(uri, sizeof(uri), "/series/%s", series_id);
+	rc = ms_orthanc_get_json(p->ctx, uri, &series);
+	if (rc == MS_ERR_NOTFOUND)
+		return MS_OK; /* deleted before it became stable: nothing to do */
+	if (rc != MS_OK)
+		return rc;
+	const char *parent = ms_json_string(ms_json_get(series, "ParentStudy"));
+	if (parent) {
+		snprintf(uri, sizeof(uri), "/studies/%s", parent);
+		if (ms_orthanc_get_json(p->ctx, uri, &study) != MS_OK)
+			study = NULL;
+	}
+	tag_lookup t = { ms_json_get(series, "MainDicomTags"), ms_json_get(study, "MainDicomTags") };
+	for (size_t i = 0; i < p->config.n_rules; i++) {
+		const ms_rule *r = &p->config.rules[i];
+		if (!ms_config_rule_matches(r, lookup_tag, &t))
+			continue;
+		int64_t id;
+		bool created;
+		rc = ms_queue_enqueue(db, series_id, r->analysis, (ms_priority)r->priority, "stable", NULL, &id,
+				      &created);
+		if (rc != MS_OK)
+			goto out_free;
+		ms_log_info("series %s matches rule %zu: %s job %lld (%s, %s)", series_id, i + 1, r->analysis,
+			    (long long)id, ms_config_priority_name(r->priority), created ? "new" : "already queued");
+	}
+	rc = MS_OK;
+out_free:
+	ms_json_destroy(study);
+	ms_json_destroy(series);
+	return rc;
+}
+
+/* Re-raises series that were still arriving when an earlier run of Orthanc stopped: Orthanc
+ * will never report them stable, so they count as stable StableAge after this start. */
+static void raise_orphans(ms_workers *w, ms_store *db)
+{
+	double t = now_s();
+	if (w->orphans_checked || t < w->start_time + w->plugin->config.stable_age_s + 1)
+		return;
+	w->orphans_checked = true;
+	char **ids = NULL;
+	size_t n = 0;
+	if (ms_inbox_series_older_than(db, t - w->start_time, &ids, &n) != MS_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		ms_log_info("series %s was still arriving when Orthanc stopped; treating it as stable", ids[i]);
+		ms_inbox_push(db, MS_EVENT_STABLE_SERIES, ids[i]);
+	}
+	ms_inbox_free_ids(ids, n);
+}
+
+/* Handles one inbox event; returns true if there was one. */
+static bool process_event(ms_workers *w, ms_store *db)
+{
+	ms_event ev = { 0 };
+	if (ms_inbox_pop(db, &ev) != MS_OK)
+		return false;
+	ms_status rc = MS_OK;
+	if (ev.kind == MS_EVENT_STABLE_SERIES) {
+		if (w->plugin->config.stable_trigger)
+			rc = apply_rules(w, db, ev.resource_id);
+		if (rc == MS_OK)
+			rc = ms_inbox_series_settled(db, ev.resource_id);
+	}
+	if (rc == MS_OK)
+		ms_inbox_done(db, ev.id);
+	else
+		ms_log_error("event %lld for %s will be retried (%s)", (long long)ev.id, ev.resource_id,
+			     ms_status_name(rc));
+	ms_event_clear(&ev);
+	return rc == MS_OK;
+}
+
+/* ---- jobs ---------------------------------------------------------------------------------- */
+
+typedef struct {
+	ms_store *db;
+	int64_t job_id;
+	ms_workers *w;
+	double last_check, last_progress;
+	bool cancelled;
+} job_run;
+
+static bool job_cancelled(void *arg)
+{
+	job_run *j = arg;
+	double t = now_s();
+	if (atomic_load(&j->w->stop))
+		return true; /* shutting down: the job is re-run at next start */
+	if (!j->cancelled && t - j->last_check > 0.2) {
+		j->last_check = t;
+		j->cancelled = ms_queue_cancel_requested(j->db, j->job_id);
+	}
+	return j->cancelled;
+}
+
+static void job_progress(void *arg, double f)
+{
+	job_run *j = arg;
+	double t = now_s();
+	if (t - j->last_progress > 0.25 || f >= 1.0) {
+		j->last_progress = t;
+		ms_queue_progress(j->db, j->job_id, f);
+	}
+}
+
+static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
+{
+	ms_plugin *p = w->plugin;
+	const ms_analysis *a = ms_analysis_find(job->analysis);
+	char err[1024] = "";
+	ms_volume *vol = NULL;
+	ms_series_info info = { 0 };
+	ms_strbuf result;
+	ms_status rc;
+
+	ms_strbuf_init(&result);
+	ms_log_info("job %lld: %s of series %s (%s, attempt %d)", (long long)job->id, job->analysis, job->series_id,
+		    ms_config_priority_name(job->priority), job->attempts);
+	if (!a || !a->run) {
+		snprintf(err, sizeof(err), "analysis '%s' is not available in MedSight %s", job->analysis, MS_VERSION);
+		rc = MS_ERR_ARG;
+		goto out_finish;
+	}
+	job_run jr = { .db = db, .job_id = job->id, .w = w };
+	/* Loading is the first half of the progress bar, the analysis the second. */
+	ms_job_hooks load_hooks = { job_cancelled, job_progress, &jr };
+	rc = ms_series_load(p, job->series_id, &load_hooks, &vol, &info, err, sizeof(err));
+	if (rc != MS_OK)
+		goto out_finish;
+	ms_queue_progress(db, job->id, 0.5);
+	rc = a->run(p, vol, &info, &load_hooks, &result, err, sizeof(err));
+	if (rc == MS_OK && result.failed) {
+		snprintf(err, sizeof(err), "out of memory building the result");
+		rc = MS_ERR_NOMEM;
+	}
+out_finish:
+	if (vol)
+		ms_volume_cache_release(p->cache, vol);
+	ms_series_info_clear(&info);
+	if (atomic_load(&w->stop) && rc == MS_ERR_CANCELLED) {
+		ms_log_info("job %lld interrupted by shutdown; it runs again at next start", (long long)job->id);
+	} else if (rc == MS_ERR_CANCELLED) {
+		ms_queue_cancelled(db, job->id);
+		ms_log_info("job %lld cancelled", (long long)job->id);
+	} else if (rc == MS_OK) {
+		if (ms_queue_finish(db, job->id, result.data) == MS_OK)
+			ms_log_info("job %lld done", (long long)job->id);
+		else
+			ms_log_warning("job %lld finished but was no longer running (cancelled?)", (long long)job->id);
+	} else {
+		if (!err[0])
+			snprintf(err, sizeof(err), "failed: %s", ms_status_name(rc));
+		ms_queue_fail(db, job->id, err);
+		ms_log_warning("job %lld failed: %s", (long long)job->id, err);
+	}
+	ms_strbuf_free(&result);
+}
+
+/* ---- threads ------------------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+	worker *self = arg;
+	ms_workers *w = self->owner;
+	ms_store *db = NULL;
+
+	if (ms_store_open(w->plugin->config.database, &db) != MS_OK) {
+		ms_log_error("worker %d cannot open %s; it does not run", self->index, w->plugin->config.database);
+		return NULL;
+	}
+	while (!atomic_load(&w->stop)) {
+		bool busy = false;
+		if (self->index == 0) {
+			raise_orphans(w, db);
+			while (!atomic_load(&w->stop) && process_event(w, db))
+				busy = true;
+		}
+		ms_job job = { 0 };
+		if (!atomic_load(&w->stop) && ms_queue_claim(db, &job) == MS_OK) {
+			run_job(w, db, &job);
+			ms_job_clear(&job);
+			busy = true;
+		}
+		if (busy)
+			continue;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 500 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&w->lock);
+		if (!atomic_load(&w->stop))
+			pthread_cond_timedwait(&w->wake, &w->lock, &until);
+		pthread_mutex_unlock(&w->lock);
+	}
+	ms_store_close(db);
+	return NULL;
+}
+
+ms_status ms_workers_start(ms_plugin *p, ms_workers **out)
+{
+	*out = NULL;
+	ms_workers *w = ms_calloc(1, sizeof(*w));
+	if (!w)
+		return MS_ERR_NOMEM;
+	w->plugin = p;
+	atomic_init(&w->stop, false);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	w->start_time = now_s();
+	w->n = p->config.workers;
+	w->threads = ms_calloc((size_t)w->n, sizeof(*w->threads));
+	if (!w->threads) {
+		ms_workers_stop(w);
+		return MS_ERR_NOMEM;
+	}
+	for (int i = 0; i < w->n; i++) {
+		w->threads[i].owner = w;
+		w->threads[i].index = i;
+		if (pthread_create(&w->threads[i].thread, NULL, worker_main, &w->threads[i]) != 0) {
+			ms_log_error("cannot start worker thread %d", i);
+			ms_workers_stop(w);
+			return MS_ERR_NOMEM;
+		}
+		w->threads[i].started = true;
+	}
+	ms_log_info("%d worker thread(s) started", w->n);
+	*out = w;
+	return MS_OK;
+}
+
+void ms_workers_stop(ms_workers *w)
+{
+	if (!w)
+		return;
+	atomic_store(&w->stop, true);
+	ms_workers_wake(w);
+	for (int i = 0; w->threads && i < w->n; i++) {
+		if (w->threads[i].started)
+			pthread_join(w->threads[i].thread, NULL);
+	}
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	ms_free(w->threads);
+	ms_free(w);
+}
+
+void ms_workers_wake(ms_workers *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds MedSight and runs the whole test suite (unit, kernels, integration) with ctest.
+# Installs what it needs first (as root, Debian 12). Vulkan runs on Mesa lavapipe when there is no GPU.
+#   MS_TEST_LABEL=unit|kernels|integration   run one label only
+#   MS_LONG=1                                also run long soak/fuzz tests (see docs/testing.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh --test
+bash scripts/build.sh
+# Pin lavapipe unless a real GPU ICD is present, so the suite behaves the same on every CI machine.
+if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
+  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
+fi
+args=(--test-dir "${MS_BUILD_DIR:-build}" --output-on-failure --timeout 1200)
+if [ -n "${MS_TEST_LABEL:-}" ]; then
+  args+=(-L "$MS_TEST_LABEL")
+fi
+ctest "${args[@]}"
