@@ -25,7 +25,7 @@ struct ms_vk_context {
 	pthread_mutex_t submit_lock;
 	bool lock_ready;           /* submit_lock initialised (destroy of a partial context) */
 	atomic_uint validation_errors;
-	char driver[160];          /* "driverName driverInfo" or the raw version */
+	char driver[VK_MAX_DRIVER_NAME_SIZE + VK_MAX_DRIVER_INFO_SIZE + 2]; /* "name info" or version */
 };
 
 static const char *result_name(VkResult r)

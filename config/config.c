@@ -124,6 +124,10 @@ static const char *describe(const ms_json *v, char *buf, size_t size)
 		return "an object";
 	case MS_JSON_NUMBER: {
 		double d = ms_json_number(v);
+		if (d == floor(d) && fabs(d) < 1e15) {
+			snprintf(buf, size, "%.0f", d);
+			return buf;
+		}
 		for (int prec = 1; prec <= 17; prec++) {
 			snprintf(buf, size, "%.*g", prec, d);
 			if (strtod(buf, NULL) == d)

@@ -101,7 +101,7 @@ static void test_json_number(void)
 	CHECK_STR(num(-2.5), "-2.5");
 	CHECK_STR(num(1e20), "1e+20");
 	CHECK_STR(num(1e-7), "1e-07");
-	CHECK_STR(num(1.0 / 3.0), "0.33333333333333331");
+	CHECK_STR(num(1.0 / 3.0), "0.3333333333333333"); /* 16 digits suffice */
 	CHECK_STR(num(123456.789012345), "123456.789012345"); /* %.10g would lose digits */
 	CHECK_STR(num(NAN), "null");
 	CHECK_STR(num(INFINITY), "null");
