@@ -7,7 +7,10 @@
  * max to the last bin. GPU and reference use the same float edges: bins agree exactly.
  * Non-finite voxels (NaN, +-Inf) are not binned and not in count/min/max/mean/stddev; they
  * are counted in n_invalid. stddev is the population standard deviation (divides by count).
- * With count == 0, min, max, mean and stddev are 0.
+ * With count == 0, min, max, mean and stddev are 0. The GPU accumulates mean/stddev per
+ * workgroup in float (merged in double on the host): they overflow to inf/NaN when squared
+ * deviations pass FLT_MAX (|x| beyond ~1e18), far outside any HU range; bins, count, min and
+ * max stay exact for every finite value.
  *
  * Thread-safety: all functions are reentrant; GPU calls may share a context across threads. */
 #pragma once
