@@ -2,6 +2,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,7 +18,9 @@
 
 /* Must match shaders/histogram.comp. */
 #define WG 256u
-#define ELEMS_PER_GROUP (WG * 16u * 4u)
+#define VEC_PER_THREAD_CPU 64u /* tile = 4 * WG * this voxels; see the shader */
+#define VEC_PER_THREAD_GPU 16u
+#define MAX_TILE (4u * WG * VEC_PER_THREAD_CPU)
 #define STAGING_BYTES ((size_t)64 << 20)
 
 typedef struct {
@@ -175,7 +178,8 @@ typedef struct {
 	ms_vk_buffer *edges;    /* DEVICE, n_bins + 1 floats */
 	ms_vk_buffer *result;   /* DEVICE, n_chunks slots of (~min key, max key, bins) */
 	ms_vk_buffer *partials; /* DEVICE, one partial per workgroup of the whole volume */
-	size_t chunk_elems;
+	size_t tile;        /* voxels per workgroup */
+	size_t chunk_elems; /* voxels per kernel run, a multiple of tile */
 	uint32_t n_chunks;
 	size_t n_groups;
 	double gpu_ms;
@@ -191,14 +195,14 @@ static void session_close(session *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Largest chunk (in voxels, a multiple of ELEMS_PER_GROUP) one binding may cover, at most
+/* Largest chunk (in voxels, a multiple of every tile size) one binding may cover, at most
  * 'cap' bytes. */
 static size_t chunk_elems(const ms_vk_context *c, size_t cap)
 {
 	uint64_t range = ms_vk_context_max_buffer_range(c);
 	size_t bytes = range < cap ? (size_t)range : cap;
 
-	return bytes / sizeof(float) / ELEMS_PER_GROUP * ELEMS_PER_GROUP;
+	return bytes / sizeof(float) / MAX_TILE * MAX_TILE;
 }
 
 static ms_status session_open(session *s, ms_vk_context *c, const ms_histogram_params *p, size_t n,
@@ -219,9 +223,19 @@ static ms_status session_open(session *s, ms_vk_context *c, const ms_histogram_p
 		rc = MS_ERR_VULKAN;
 		goto out_close;
 	}
+	/* CPU devices (lavapipe) run ~2x faster with big tiles; GPUs want more workgroups. */
+	bool cpu = props->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+	uint32_t vec_per_thread = cpu ? VEC_PER_THREAD_CPU : VEC_PER_THREAD_GPU;
+	/* Lets the kernel tests cover every tile size on whatever device they have. */
+	const char *force = getenv("MS_HISTOGRAM_VEC_PER_THREAD");
+	unsigned long f = force ? strtoul(force, NULL, 10) : 0;
+	if (f >= 1 && f <= VEC_PER_THREAD_CPU && (f & (f - 1)) == 0)
+		vec_per_thread = (uint32_t)f;
+	s->tile = 4u * WG * vec_per_thread;
 	s->chunk_elems = chunk;
 	s->n_chunks = (uint32_t)((n + chunk - 1) / chunk);
-	s->n_groups = (n + ELEMS_PER_GROUP - 1) / ELEMS_PER_GROUP;
+	/* Every chunk but the last is a whole number of tiles, so this counts all workgroups. */
+	s->n_groups = (n + s->tile - 1) / s->tile;
 	uint64_t result_bytes = (uint64_t)s->n_chunks * (s->bn.n_bins + 2) * sizeof(uint32_t);
 	uint64_t partial_bytes = (uint64_t)s->n_groups * sizeof(partial);
 	if (result_bytes > max_range || partial_bytes > max_range) {
@@ -234,14 +248,14 @@ static ms_status session_open(session *s, ms_vk_context *c, const ms_histogram_p
 	/* Shared memory: bins plus the reduction arrays (3 x WG words) and 2 words. */
 	uint32_t shared_need = (s->bn.n_bins + 3 * WG + 2) * sizeof(uint32_t);
 	uint32_t use_shared = shared_need <= props->limits.maxComputeSharedMemorySize;
-	uint32_t spec[3] = { s->bn.n_bins, use_shared ? s->bn.n_bins : 1, use_shared };
+	uint32_t spec[4] = { s->bn.n_bins, use_shared ? s->bn.n_bins : 1, use_shared, vec_per_thread };
 	ms_kernel_desc d = {
 		.spirv = ms_spv_histogram,
 		.spirv_size = ms_spv_histogram_size,
 		.n_bindings = 4,
 		.push_size = sizeof(push_block),
 		.spec = spec,
-		.n_spec = 3,
+		.n_spec = 4,
 	};
 	rc = ms_vk_kernel_create(c, &d, &s->k);
 	if (rc != MS_OK)
@@ -273,10 +287,10 @@ out_close:
 static ms_status session_chunk(session *s, ms_vk_buffer *buf, size_t offset, size_t m,
 			       uint32_t index)
 {
-	size_t first_group = index * (s->chunk_elems / ELEMS_PER_GROUP);
+	size_t first_group = index * (s->chunk_elems / s->tile);
 	push_block pc = {
 		.n = (uint32_t)m,
-		.n_groups = (uint32_t)((m + ELEMS_PER_GROUP - 1) / ELEMS_PER_GROUP),
+		.n_groups = (uint32_t)((m + s->tile - 1) / s->tile),
 		.result_base = index * (s->bn.n_bins + 2),
 		.partial_base = (uint32_t)first_group,
 		.inv_width = s->bn.inv_width,

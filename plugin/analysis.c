@@ -3,12 +3,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "compute/histogram.h"
+
+void ms_analysis_output_clear(ms_analysis_output *o)
+{
+	ms_strbuf_free(&o->summary);
+	for (size_t i = 0; i < o->n_objects; i++)
+		ms_free(o->objects[i].data);
+	memset(o, 0, sizeof(*o));
+}
 
 /* HU histogram and statistics of the whole series: proves decode -> GPU -> result end to end. */
 static ms_status run_histogram(ms_plugin *p, const ms_volume *vol, const ms_series_info *info,
-			       const ms_job_hooks *hooks, ms_strbuf *out, char *err, size_t errlen)
+			       const ms_job_hooks *hooks, ms_analysis_output *o, char *err, size_t errlen)
 {
+	ms_strbuf *out = &o->summary;
 	(void)info;
 	(void)hooks;
 	ms_histogram_params hp = { .bin_width = p->config.histogram.bin_width,

@@ -8,12 +8,30 @@
 #include "plugin/plugin.h"
 #include "plugin/series_loader.h"
 
+#define MS_MAX_RESULT_OBJECTS 8
+#define MS_MANUFACTURER "MedSight" /* Manufacturer of every object we write */
+
+/* What an analysis produces: a JSON summary recorded on the job, and DICOM objects that the
+ * worker stores in the source study (replacing earlier objects with the same SOP Instance UID). */
+typedef struct {
+	ms_strbuf summary; /* one JSON object */
+	struct {
+		uint8_t *data;       /* DICOM Part 10 bytes, owned (freed with ms_free) */
+		size_t size;
+		char sop_uid[65];    /* its SOPInstanceUID (deterministic per series/analysis/version) */
+	} objects[MS_MAX_RESULT_OBJECTS];
+	size_t n_objects;
+} ms_analysis_output;
+
+/* Frees the summary and the objects; leaves o empty. */
+void ms_analysis_output_clear(ms_analysis_output *o);
+
 typedef struct {
 	const char *name;         /* REST/config name: "histogram", "calcium", ... */
-	/* Runs on a loaded volume; appends the result as one JSON object to *result. Returns
-	 * MS_ERR_INPUT etc. with a message in err. NULL when not implemented in this version. */
+	/* Runs on a loaded volume and fills *out. Returns MS_ERR_INPUT etc. with a message in err.
+	 * NULL when not implemented in this version. */
 	ms_status (*run)(ms_plugin *p, const ms_volume *vol, const ms_series_info *info,
-			 const ms_job_hooks *hooks, ms_strbuf *result, char *err, size_t errlen);
+			 const ms_job_hooks *hooks, ms_analysis_output *out, char *err, size_t errlen);
 } ms_analysis;
 
 /* Looks an analysis up by name (case-sensitive); NULL if unknown. */

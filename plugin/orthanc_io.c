@@ -93,3 +93,65 @@ void ms_orthanc_iso_time(double t, char *buf, size_t n)
 	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((t - (double)secs) * 1000));
 }
+
+/* Deletes every instance whose SOPInstanceUID is uid (normally none or one). */
+static ms_status delete_by_sop_uid(OrthancPluginContext *ctx, const char *uid)
+{
+	OrthancPluginMemoryBuffer ans = { 0 };
+	ms_json *hits = NULL;
+	char perr[128], uri[128];
+	ms_status rc = MS_OK;
+
+	if (OrthancPluginRestApiPost(ctx, &ans, "/tools/lookup", uid, (uint32_t)strlen(uid)) !=
+	    OrthancPluginErrorCode_Success)
+		return MS_ERR_IO;
+	if (ms_json_parse(ans.data, ans.size, &hits, perr, sizeof(perr)) != MS_OK) {
+		OrthancPluginFreeMemoryBuffer(ctx, &ans);
+		return MS_ERR_IO;
+	}
+	OrthancPluginFreeMemoryBuffer(ctx, &ans);
+	for (size_t i = 0; i < ms_json_size(hits); i++) {
+		const ms_json *h = ms_json_at(hits, i);
+		const char *type = ms_json_string(ms_json_get(h, "Type"));
+		const char *id = ms_json_string(ms_json_get(h, "ID"));
+		if (!type || !id || strcmp(type, "Instance") != 0)
+			continue;
+		snprintf(uri, sizeof(uri), "/instances/%s", id);
+		if (OrthancPluginRestApiDelete(ctx, uri) != OrthancPluginErrorCode_Success)
+			rc = MS_ERR_IO;
+	}
+	ms_json_destroy(hits);
+	return rc;
+}
+
+ms_status ms_orthanc_store_dicom(OrthancPluginContext *ctx, const void *data, size_t size, const char *sop_uid,
+				 char instance_id[64], char *err, size_t errlen)
+{
+	OrthancPluginMemoryBuffer ans = { 0 };
+	ms_json *reply = NULL;
+	char perr[128];
+	ms_status rc;
+
+	instance_id[0] = '\0';
+	if (delete_by_sop_uid(ctx, sop_uid) != MS_OK) {
+		snprintf(err, errlen, "could not replace the earlier result %s", sop_uid);
+		return MS_ERR_IO;
+	}
+	OrthancPluginErrorCode code = OrthancPluginRestApiPost(ctx, &ans, "/instances", data, (uint32_t)size);
+	if (code != OrthancPluginErrorCode_Success) {
+		snprintf(err, errlen, "Orthanc refused to store the result %s: %s", sop_uid,
+			 OrthancPluginGetErrorDescription(ctx, code));
+		return MS_ERR_IO;
+	}
+	rc = ms_json_parse(ans.data, ans.size, &reply, perr, sizeof(perr));
+	OrthancPluginFreeMemoryBuffer(ctx, &ans);
+	const char *id = rc == MS_OK ? ms_json_string(ms_json_get(reply, "ID")) : NULL;
+	if (!id) {
+		snprintf(err, errlen, "unexpected answer from Orthanc storing %s", sop_uid);
+		ms_json_destroy(reply);
+		return MS_ERR_IO;
+	}
+	snprintf(instance_id, 64, "%s", id);
+	ms_json_destroy(reply);
+	return MS_OK;
+}

@@ -23,3 +23,9 @@ OrthancPluginErrorCode ms_orthanc_error_code(ms_status s);
 
 /* Formats unix seconds as ISO 8601 UTC ("2026-11-23T07:02:23.125Z"); 0 gives "". */
 void ms_orthanc_iso_time(double t, char *buf, size_t n);
+
+/* Stores a DICOM object in Orthanc, first deleting any instance with the same SOP Instance UID
+ * so that a re-run replaces its earlier result instead of being ignored as a duplicate. Fills
+ * instance_id with the Orthanc id of the stored instance. Worker threads only. */
+ms_status ms_orthanc_store_dicom(OrthancPluginContext *ctx, const void *data, size_t size, const char *sop_uid,
+				 char instance_id[64], char *err, size_t errlen);

@@ -53,6 +53,30 @@ static void append_ms(ms_strbuf *b, const char *key, double from, double to)
 		ms_strbuf_append(b, "null");
 }
 
+/* The job record is {"Instances": [...], "Result": {...}} (worker.c): shown as "Results" (the
+ * Orthanc ids of the stored objects) and "Result" (the analysis summary). */
+static void append_result(ms_strbuf *b, const char *record)
+{
+	ms_json *rec = NULL;
+	char perr[64];
+
+	if (record && ms_json_parse(record, strlen(record), &rec, perr, sizeof(perr)) != MS_OK)
+		rec = NULL;
+	ms_strbuf_append(b, ", \"Results\": ");
+	const ms_json *ids = ms_json_get(rec, "Instances");
+	if (ids)
+		ms_json_write(b, ids);
+	else
+		ms_strbuf_append(b, "[]");
+	ms_strbuf_append(b, ", \"Result\": ");
+	const ms_json *res = ms_json_get(rec, "Result");
+	if (res)
+		ms_json_write(b, res);
+	else
+		ms_strbuf_append(b, "null");
+	ms_json_destroy(rec);
+}
+
 /* One job as the JSON object of the contract. */
 static void append_job(ms_strbuf *b, const ms_job *j)
 {
@@ -71,9 +95,7 @@ static void append_job(ms_strbuf *b, const ms_job *j)
 	ms_strbuf_appendf(b, ", \"Attempts\": %d, \"CancelRequested\": %s, \"Error\": ", j->attempts,
 			  j->cancel_requested ? "true" : "false");
 	ms_strbuf_append_json_string(b, j->error);
-	/* Result objects stored in Orthanc are listed by the analysis under "Instances". */
-	ms_strbuf_append(b, ", \"Results\": [], \"Result\": ");
-	ms_strbuf_append(b, j->result && j->result[0] ? j->result : "null");
+	append_result(b, j->result);
 	append_time(b, "CreatedAt", j->created);
 	append_time(b, "StartedAt", j->started);
 	append_time(b, "FinishedAt", j->finished);

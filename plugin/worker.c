@@ -73,6 +73,11 @@ static ms_status apply_rules(ms_workers *w, ms_store *db, const char *series_id)
 			study = NULL;
 	}
 	tag_lookup t = { ms_json_get(series, "MainDicomTags"), ms_json_get(study, "MainDicomTags") };
+	const char *maker = ms_json_string(ms_json_get(t.series_tags, "Manufacturer"));
+	if (maker && strcmp(maker, MS_MANUFACTURER) == 0) {
+		rc = MS_OK; /* our own results are never analysed again */
+		goto out_free;
+	}
 	for (size_t i = 0; i < p->config.n_rules; i++) {
 		const ms_rule *r = &p->config.rules[i];
 		if (!ms_config_rule_matches(r, lookup_tag, &t))
@@ -167,6 +172,30 @@ static void job_progress(void *arg, double f)
 	}
 }
 
+/* Stores the analysis' DICOM objects and writes the job record {"Instances": [...], "Result": {...}}. */
+static ms_status store_results(ms_plugin *p, const ms_analysis_output *out, ms_strbuf *record, char *err,
+			       size_t errlen)
+{
+	ms_strbuf_append(record, "{\"Instances\": [");
+	for (size_t i = 0; i < out->n_objects; i++) {
+		char id[64];
+		ms_status rc = ms_orthanc_store_dicom(p->ctx, out->objects[i].data, out->objects[i].size,
+						      out->objects[i].sop_uid, id, err, errlen);
+		if (rc != MS_OK)
+			return rc;
+		ms_strbuf_append(record, i ? ", " : "");
+		ms_strbuf_append_json_string(record, id);
+	}
+	ms_strbuf_append(record, "], \"Result\": ");
+	ms_strbuf_append(record, out->summary.data && out->summary.len ? out->summary.data : "null");
+	ms_strbuf_append(record, "}");
+	if (record->failed || out->summary.failed) {
+		snprintf(err, errlen, "out of memory building the result");
+		return MS_ERR_NOMEM;
+	}
+	return MS_OK;
+}
+
 static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 {
 	ms_plugin *p = w->plugin;
@@ -174,10 +203,12 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	char err[1024] = "";
 	ms_volume *vol = NULL;
 	ms_series_info info = { 0 };
+	ms_analysis_output out = { 0 };
 	ms_strbuf result;
 	ms_status rc;
 
 	ms_strbuf_init(&result);
+	ms_strbuf_init(&out.summary);
 	ms_log_info("job %lld: %s of series %s (%s, attempt %d)", (long long)job->id, job->analysis, job->series_id,
 		    ms_config_priority_name(job->priority), job->attempts);
 	if (!a || !a->run) {
@@ -192,11 +223,9 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	if (rc != MS_OK)
 		goto out_finish;
 	ms_queue_progress(db, job->id, 0.5);
-	rc = a->run(p, vol, &info, &load_hooks, &result, err, sizeof(err));
-	if (rc == MS_OK && result.failed) {
-		snprintf(err, sizeof(err), "out of memory building the result");
-		rc = MS_ERR_NOMEM;
-	}
+	rc = a->run(p, vol, &info, &load_hooks, &out, err, sizeof(err));
+	if (rc == MS_OK)
+		rc = store_results(p, &out, &result, err, sizeof(err));
 out_finish:
 	if (vol)
 		ms_volume_cache_release(p->cache, vol);
@@ -218,6 +247,7 @@ out_finish:
 		ms_log_warning("job %lld failed: %s", (long long)job->id, err);
 	}
 	ms_strbuf_free(&result);
+	ms_analysis_output_clear(&out);
 }
 
 /* ---- threads ------------------------------------------------------------------------------- */

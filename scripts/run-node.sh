@@ -7,10 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-MS_BUILD_TYPE=${MS_BUILD_TYPE:-Release} bash scripts/build.sh -DMS_BUILD_TESTS=OFF
+install -d /var/log/medsight
+echo "Building MedSight (log: /var/log/medsight/build.log)"
+build=${MS_BUILD_DIR:-build-node}
+if ! MS_BUILD_DIR=$build MS_BUILD_TYPE=${MS_BUILD_TYPE:-Release} bash scripts/build.sh -DMS_BUILD_TESTS=OFF >/var/log/medsight/build.log 2>&1; then
+  tail -n 40 /var/log/medsight/build.log >&2
+  exit 1
+fi
 
 install -d /usr/local/share/medsight /etc/medsight /var/lib/medsight/db /var/log/medsight
-install -m 0644 "${MS_BUILD_DIR:-build}/libOrthancMedSight.so" /usr/local/share/medsight/
+install -m 0644 "$build/libOrthancMedSight.so" /usr/local/share/medsight/
 config=${MS_CONFIG:-/etc/medsight/orthanc.json}
 if [ ! -f "$config" ]; then
   install -m 0644 config/orthanc.json "$config"

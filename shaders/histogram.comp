@@ -1,7 +1,7 @@
 #version 450
 // HU histogram and statistics over one chunk of float voxels (compute/histogram.c).
 //
-// Each workgroup takes ELEMS_PER_GROUP consecutive voxels (uvec4-wide, coalesced loads) and
+// Each workgroup takes 1024 * VEC_PER_THREAD consecutive voxels (uvec4-wide, coalesced loads) and
 //  - bins them into a shared-memory histogram, flushed with one global atomicAdd per
 //    non-empty bin (or straight into global memory when N_BINS does not fit in shared memory);
 //  - folds min/max into the chunk's slot with one atomicMax each on order-preserving uint
@@ -18,10 +18,13 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint N_BINS = 1;
 layout(constant_id = 1) const uint SHARED_BINS = 1; // N_BINS, or 1 when bins go to global memory
 layout(constant_id = 2) const uint USE_SHARED = 1;
+// vec4 loads per thread: a workgroup covers 4 * 256 * VEC_PER_THREAD voxels. Large tiles
+// amortise clearing and flushing the shared bins (CPU devices); smaller ones give a GPU
+// enough workgroups per chunk.
+layout(constant_id = 3) const uint VEC_PER_THREAD = 16;
 
 const uint WG = 256;
-const uint VEC_PER_THREAD = 16;
-const uint VEC_PER_GROUP = WG * VEC_PER_THREAD; // ELEMS_PER_GROUP = 4 * VEC_PER_GROUP = 16384
+const uint VEC_PER_GROUP = WG * VEC_PER_THREAD;
 
 layout(std430, binding = 0) readonly buffer Voxels { vec4 vox[]; };
 layout(std430, binding = 1) readonly buffer Edges { float edge[]; }; // N_BINS + 1

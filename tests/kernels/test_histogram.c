@@ -1,9 +1,11 @@
 /* Histogram kernel (shaders/histogram.comp via ms_histogram_gpu and ms_histogram_gpu_buffer)
  * against the C reference ms_histogram_ref: bins, count, n_invalid, min and max must be equal;
  * mean and stddev within 1e-5 relative (absolute below 1e-3 HU, where relative error of a
- * value near 0 means nothing). Sizes 0, 1, workgroup +-1 (256 threads, 16384-voxel tiles),
- * random, bin edges, out-of-range and non-finite values, all-equal, global-memory bins, and a
- * large volume that takes the chunked paths (MS_HIST_LARGE_N voxels, default 70 M, > 128 MiB).
+ * value near 0 means nothing). Sizes 0, 1, workgroup size +-1 (256 threads) and tile size +-1
+ * for every tile the kernel can use (4 * 256 * {1, 16, 64} voxels, forced through
+ * MS_HISTOGRAM_VEC_PER_THREAD), random, bin edges, out-of-range and non-finite values,
+ * all-equal, global-memory bins, and a large volume that takes both chunked paths
+ * (MS_HIST_LARGE_N voxels, default 70 M = 267 MiB > lavapipe's 128 MiB binding limit).
  * Exits 77 without a Vulkan device. MS_VK_DEVICE picks the device (default "auto"). */
 #include <math.h>
 #include <stdint.h>
@@ -129,8 +131,9 @@ static float *random_volume(size_t n, bool fractional)
 
 static void test_sizes(void)
 {
-	static const size_t sizes[] = { 1, 2, 3, 4, 5, 255, 256, 257, 1023, 1024, 1025,
-					16383, 16384, 16385, 32769, 1000003 };
+	static const size_t sizes[] = { 2, 3, 4, 5, 255, 256, 257, 1023, 1024, 1025, 16383,
+					16384, 16385, 32769, 65535, 65536, 65537, 131073, 1000003 };
+	static const char *const vec_per_thread[] = { "1", "16", "64" };
 	ms_histogram_params p = { 1.0, -1024.0, 3072.0 };
 	ms_histogram_result r = { 0 };
 	char label[64];
@@ -150,17 +153,21 @@ static void test_sizes(void)
 	CHECK(r.min == 12.5 && r.max == 12.5 && r.mean == 12.5 && r.stddev == 0);
 	ms_histogram_result_clear(&r);
 
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		for (int frac = 0; frac < 2; frac++) {
+	for (size_t t = 0; t < 3; t++) {
+		setenv("MS_HISTOGRAM_VEC_PER_THREAD", vec_per_thread[t], 1);
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			int frac = (int)(i & 1);
 			float *v = random_volume(sizes[i], frac);
 			CHECK(v != NULL);
 			if (!v)
 				continue;
-			snprintf(label, sizeof(label), "random%s %zu", frac ? " fractional" : "", sizes[i]);
+			snprintf(label, sizeof(label), "random%s %zu (tile %s)", frac ? " fract." : "",
+				 sizes[i], vec_per_thread[t]);
 			run_case(label, v, sizes[i], &p, NULL);
 			free(v);
 		}
 	}
+	unsetenv("MS_HISTOGRAM_VEC_PER_THREAD");
 }
 
 /* Values on, just below and just above bin edges, below min, at and above max, non-finite;
