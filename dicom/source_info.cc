@@ -80,6 +80,10 @@ std::string ds(double v)
 		if (strlen(buf) <= 16)
 			break;
 	}
+	/* A host that set LC_NUMERIC to a comma locale must not leak into DICOM. */
+	for (char *p = buf; *p; p++)
+		if (*p == ',')
+			*p = '.';
 	return buf;
 }
 
