@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
 	MS_JSON_NULL,
 	MS_JSON_BOOL,
@@ -73,3 +77,7 @@ const char *ms_json_string(const ms_json *j);
 /* Appends j as compact JSON text (NULL j appends null). Allocation failure is reported
  * through b->failed, as for every ms_strbuf append. */
 void ms_json_write(ms_strbuf *b, const ms_json *j);
+
+#ifdef __cplusplus
+}
+#endif

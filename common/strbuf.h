@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
 	char *data;  /* heap string (ms_malloc), NULL while empty; owned by the buffer */
 	size_t len;  /* bytes used, excluding the terminating NUL */
@@ -44,3 +48,7 @@ void ms_strbuf_append_json_number(ms_strbuf *b, double v);
 /* Returns the heap string (free with ms_free; "" if nothing was appended) and resets b to
  * empty. Returns NULL, after freeing the partial text, if any append failed. */
 char *ms_strbuf_take(ms_strbuf *b);
+
+#ifdef __cplusplus
+}
+#endif

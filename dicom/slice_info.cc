@@ -83,6 +83,7 @@ ms_status read_slice(const void *buf, size_t n, ms_dicom_slice *out, char *err, 
 	copy_string(ds, DCM_Modality, out->modality, sizeof(out->modality));
 	copy_string(ds, DCM_PhotometricInterpretation, out->photometric, sizeof(out->photometric));
 	copy_string(ds, DCM_SOPInstanceUID, out->sop_instance_uid, sizeof(out->sop_instance_uid));
+	copy_string(ds, DCM_SOPClassUID, out->sop_class_uid, sizeof(out->sop_class_uid));
 	copy_string(ds, DCM_SeriesInstanceUID, out->series_instance_uid, sizeof(out->series_instance_uid));
 	copy_string(ds, DCM_StudyInstanceUID, out->study_instance_uid, sizeof(out->study_instance_uid));
 	return MS_OK;

@@ -22,6 +22,7 @@ typedef struct {
 	char modality[17];
 	char photometric[17];
 	char sop_instance_uid[65];
+	char sop_class_uid[65];
 	char series_instance_uid[65];
 	char study_instance_uid[65];
 } ms_dicom_slice;

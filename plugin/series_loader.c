@@ -249,6 +249,7 @@ ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks
 	snprintf(info->modality, sizeof(info->modality), "%s", hdr[0].modality);
 	snprintf(info->study_uid, sizeof(info->study_uid), "%s", hdr[0].study_instance_uid);
 	snprintf(info->series_uid, sizeof(info->series_uid), "%s", hdr[0].series_instance_uid);
+	snprintf(info->sop_class_uid, sizeof(info->sop_class_uid), "%s", hdr[0].sop_class_uid);
 	info->kvp = hdr[0].kvp;
 	info->n_slices = (uint32_t)n;
 

@@ -22,6 +22,7 @@ typedef struct {
 	char modality[17];
 	char study_uid[65];
 	char series_uid[65];
+	char sop_class_uid[65];    /* of the images (first slice) */
 	double kvp;               /* of the first slice; 0 when absent */
 	uint32_t n_slices;
 	char (*sop_uids)[65];     /* SOPInstanceUID per slice, in volume (sorted) order; owned */

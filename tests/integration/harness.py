@@ -16,8 +16,8 @@ crashed test run leaves no stray Orthanc behind.
 
 import atexit
 import copy
-import datetime
 import ctypes
+import datetime
 import json
 import math
 import os

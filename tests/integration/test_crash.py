@@ -38,7 +38,7 @@ class CrashTest(harness.NodeTestCase):
             self.assertNotIn(j["State"], ("done", "failed", "cancelled"),
                              "job ended before it could be killed while running")
             return j["State"] == "running"
-        harness.wait_for(probe, timeout, "job %d running" % job_id, poll=0.02)
+        harness.wait_for(probe, timeout, "job %d running" % job_id, poll=0.005)
 
     def assertRecovered(self, sid, job_id, info, attempts):
         node = self.node

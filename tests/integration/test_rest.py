@@ -16,7 +16,6 @@ import make_series
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 PRIORITIES = ("STAT", "HIGH", "ROUTINE", "LOW")
-TERMINAL = ("done", "failed", "cancelled")
 BURST = 8
 
 
