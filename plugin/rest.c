@@ -289,8 +289,8 @@ static OrthancPluginErrorCode on_retry(OrthancPluginRestOutput *out, const char 
 	else if (rc != MS_OK)
 		ms_orthanc_answer_error(p->ctx, out, 500, "cannot retry job %lld (%s)", (long long)id, ms_status_name(rc));
 	else {
+		answer_job(p, out, db, id); /* before waking a worker, so the answer shows it queued */
 		ms_workers_wake(p->workers);
-		answer_job(p, out, db, id);
 	}
 	ms_db_pool_put(p->db, db);
 	return OrthancPluginErrorCode_Success;
