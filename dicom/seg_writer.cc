@@ -58,7 +58,7 @@ ms_status check_desc(const ms_seg_desc *d, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < d->n_segments; i++) {
 		const ms_seg_segment *s = &d->segments[i];
-		if (!s->label || !s->label[0] || !s->mask || !ms_dcm::code_ok(s->category) ||
+		if (!s->label || !s->label[0] || (!s->mask && !s->labels) || !ms_dcm::code_ok(s->category) ||
 		    !ms_dcm::code_ok(s->type) || (s->anatomic_region && !ms_dcm::code_ok(*s->anatomic_region))) {
 			snprintf(err, errlen, "segment %zu: label, mask or codes missing", i + 1);
 			return MS_ERR_ARG;
@@ -102,15 +102,27 @@ ms_status add_segment(DcmSegmentation *seg, const ms_seg_desc *d, const ms_seg_s
 	return MS_OK;
 }
 
-/* Adds one frame: the mask of 'slice' for segment 'number' (zeros when mask is NULL). */
-ms_status add_frame(DcmSegmentation *seg, const ms_dicom_source *src, const uint8_t *mask, Uint16 number,
-                    uint32_t slice, std::vector<Uint8> &pix, char *err, size_t errlen)
+/* Fills pix with segment s on one slice (1 = inside); returns whether any pixel is inside. */
+bool segment_plane(const ms_seg_segment *s, uint32_t slice, size_t plane, std::vector<Uint8> &pix)
 {
-	const size_t plane = (size_t)src->nx * src->ny;
-	if (mask)
-		pix.assign(mask + (size_t)slice * plane, mask + (size_t)(slice + 1) * plane);
-	else
-		pix.assign(plane, 0);
+	bool any = false;
+	pix.resize(plane);
+	if (s->mask) {
+		const uint8_t *m = s->mask + (size_t)slice * plane;
+		for (size_t i = 0; i < plane; i++)
+			any |= (pix[i] = m[i] != 0) != 0;
+	} else {
+		const uint32_t *l = s->labels + (size_t)slice * plane;
+		for (size_t i = 0; i < plane; i++)
+			any |= (pix[i] = l[i] == s->label_value) != 0;
+	}
+	return any;
+}
+
+/* Adds one frame for segment 'number' on 'slice' with the pixels in pix (1 = inside). */
+ms_status add_frame(DcmSegmentation *seg, const ms_dicom_source *src, Uint16 number, uint32_t slice,
+                    std::vector<Uint8> &pix, char *err, size_t errlen)
+{
 
 	double pos[3];
 	ms_dcm::slice_position(src, slice, pos);
@@ -205,14 +217,6 @@ ms_status add_common_references(DcmSegmentation *seg, DcmDataset *srcds, const m
 	return MS_OK;
 }
 
-bool has_pixels(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return true;
-	return false;
-}
-
 ms_status write_seg(const ms_seg_desc *d, uint8_t **out, size_t *out_size, char *err, size_t errlen)
 {
 	ms_status rc = check_desc(d, err, errlen);
@@ -276,16 +280,17 @@ ms_status write_seg(const ms_seg_desc *d, uint8_t **out, size_t *out_size, char 
 			return rc;
 		bool any = false;
 		for (uint32_t k = 0; k < src->n_slices; k++) {
-			if (!has_pixels(s->mask + (size_t)k * plane, plane))
+			if (!segment_plane(s, k, plane, pix))
 				continue;
 			any = true;
-			rc = add_frame(seg.get(), src, s->mask, number, k, pix, err, errlen);
+			rc = add_frame(seg.get(), src, number, k, pix, err, errlen);
 			if (rc != MS_OK)
 				return rc;
 		}
 		/* An empty segment still needs a frame: a segment without frames is not decodable. */
 		if (!any) {
-			rc = add_frame(seg.get(), src, NULL, number, 0, pix, err, errlen);
+			pix.assign(plane, 0);
+			rc = add_frame(seg.get(), src, number, 0, pix, err, errlen);
 			if (rc != MS_OK)
 				return rc;
 		}
@@ -368,7 +373,8 @@ ms_status verify_frame(DcmSegmentation *seg, Uint32 f, const ms_seg_desc *d, std
 		snprintf(err, errlen, "frame %u: cannot unpack pixels", f + 1);
 		return MS_ERR_DICOM;
 	}
-	const uint8_t *mask = d->segments[number - 1].mask + (size_t)k * plane;
+	std::vector<Uint8> mask;
+	segment_plane(&d->segments[number - 1], (uint32_t)k, plane, mask);
 	for (size_t i = 0; i < plane; i++) {
 		if ((frame->pixData[i] != 0) != (mask[i] != 0)) {
 			snprintf(err, errlen, "frame %u (segment %u, slice %ld): pixel %zu is %u, mask says %u", f + 1,
@@ -422,8 +428,9 @@ ms_status verify_seg(const uint8_t *buf, size_t n, const ms_seg_desc *d, char *e
 			return MS_ERR_DICOM;
 		}
 		size_t frames = 0;
+		std::vector<Uint8> pix;
 		for (uint32_t k = 0; k < src->n_slices; k++)
-			frames += has_pixels(s->mask + (size_t)k * plane, plane);
+			frames += segment_plane(s, k, plane, pix);
 		expect_frames += frames ? frames : 1;
 	}
 	if (seg->getNumberOfFrames() != expect_frames) {

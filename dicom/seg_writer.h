@@ -18,7 +18,10 @@ typedef struct {
 	const char *tracking_id;         /* optional; set together with tracking_uid or neither */
 	const char *tracking_uid;
 	const uint8_t *mask;             /* borrowed: nx*ny*n_slices bytes, nonzero = in segment,
-	                                    x fastest, slices in source order */
+	                                    x fastest, slices in source order; or NULL and: */
+	const uint32_t *labels;          /* borrowed label map of the same layout: the segment is
+	                                    where labels[i] == label_value (many segments, one map) */
+	uint32_t label_value;
 } ms_seg_segment;
 
 typedef struct {

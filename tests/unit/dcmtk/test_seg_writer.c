@@ -200,6 +200,43 @@ static void test_dciodvfy_detects_errors(syn_ct *ct)
 	CHECK(syn_dciodvfy(path, "CT without Rows (expected errors)") > 0);
 }
 
+/* Segments given as values of one label map: same frames and pixels as the equivalent masks. */
+static void test_label_map(syn_ct *ct)
+{
+	static uint32_t labels[NVOX];
+	static uint8_t mask_a[NVOX], mask_b[NVOX];
+	for (size_t i = 0; i < NVOX; i++) {
+		labels[i] = calc_mask[i] ? 1 + (uint32_t)(i % SYN_NX >= SYN_NX / 2) : 0;
+		mask_a[i] = labels[i] == 1;
+		mask_b[i] = labels[i] == 2;
+	}
+	ms_seg_desc d;
+	fill_desc(ct, &d);
+	ms_seg_segment by_label[2] = { segments[0], segments[0] };
+	by_label[0].mask = by_label[1].mask = NULL;
+	by_label[0].labels = by_label[1].labels = labels;
+	by_label[0].label_value = 1;
+	by_label[1].label_value = 2;
+	by_label[1].tracking_id = NULL;
+	by_label[1].tracking_uid = NULL;
+	d.segments = by_label;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	char err[256];
+	CHECK_EQ_INT(ms_seg_write(&d, &buf, &n, err, sizeof(err)), MS_OK);
+	CHECK_EQ_INT(ms_seg_verify(buf, n, &d, err, sizeof(err)), MS_OK);
+	/* Verified against plain masks too: the label map was really split by value. */
+	ms_seg_segment by_mask[2] = { by_label[0], by_label[1] };
+	by_mask[0].labels = by_mask[1].labels = NULL;
+	by_mask[0].mask = mask_a;
+	by_mask[1].mask = mask_b;
+	d.segments = by_mask;
+	CHECK_EQ_INT(ms_seg_verify(buf, n, &d, err, sizeof(err)), MS_OK);
+	mask_b[0] ^= 1;
+	CHECK_EQ_INT(ms_seg_verify(buf, n, &d, err, sizeof(err)), MS_ERR_DICOM);
+	ms_dicom_free(buf);
+}
+
 int main(void)
 {
 	syn_ct ct;
@@ -210,6 +247,7 @@ int main(void)
 	test_dciodvfy_detects_errors(&ct);
 	test_write_and_read_back(&ct);
 	test_all_empty(&ct);
+	test_label_map(&ct);
 	test_bad_arguments(&ct);
 	syn_ct_destroy(&ct);
 	return TEST_REPORT();
