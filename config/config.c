@@ -22,7 +22,7 @@ typedef struct {
 	size_t errlen;
 } ctx;
 
-typedef enum { OPT_BOOL, OPT_INT, OPT_NUMBER, OPT_STRING, OPT_SECTION } opt_type;
+typedef enum { OPT_BOOL, OPT_INT, OPT_NUMBER, OPT_STRING, OPT_CHOICE, OPT_SECTION } opt_type;
 
 typedef ms_status (*section_fn)(const ms_json *v, const char *path, ms_config *c, ctx *x);
 
@@ -37,6 +37,8 @@ typedef struct {
 	bool min_exclusive;  /* OPT_NUMBER: value must be > min */
 	bool nonempty;       /* OPT_STRING */
 	const char *allowed; /* OPT_STRING: what to write, for messages */
+	const char *const *choices; /* OPT_CHOICE: allowed strings (case-insensitive), stored as the
+				       index (int); def is the default index */
 	size_t offset;       /* field inside the table's base struct */
 	section_fn section;  /* OPT_SECTION: validates and stores an object/array value (or NULL) */
 } option;
@@ -45,6 +47,7 @@ static ms_status load_rules(const ms_json *v, const char *path, ms_config *c, ct
 static ms_status load_forward(const ms_json *v, const char *path, ms_config *c, ctx *x);
 static ms_status load_histogram(const ms_json *v, const char *path, ms_config *c, ctx *x);
 static ms_status load_analysis_params(const ms_json *v, const char *path, ms_config *c, ctx *x);
+static ms_status load_calcium(const ms_json *v, const char *path, ms_config *c, ctx *x);
 
 #define CFG(field) offsetof(ms_config, field)
 #define HIST(field) offsetof(ms_config, histogram.field)
@@ -65,7 +68,7 @@ static const option medsight_options[] = {
 	{ .name = "Rules", .type = OPT_SECTION, .section = load_rules },
 	{ .name = "Forward", .type = OPT_SECTION, .section = load_forward },
 	{ .name = "Histogram", .type = OPT_SECTION, .section = load_histogram },
-	{ .name = "Calcium", .type = OPT_SECTION, .section = load_analysis_params },
+	{ .name = "Calcium", .type = OPT_SECTION, .section = load_calcium },
 	{ .name = "Perfusion", .type = OPT_SECTION, .section = load_analysis_params },
 	{ .name = "Segmentation", .type = OPT_SECTION, .section = load_analysis_params },
 };
@@ -76,6 +79,27 @@ static const option histogram_options[] = {
 	  .offset = HIST(bin_width) },
 	{ .name = "Min", .type = OPT_NUMBER, .def = -1024, .min = -1e9, .max = 1e9, .offset = HIST(min) },
 	{ .name = "Max", .type = OPT_NUMBER, .def = 3071, .min = -1e9, .max = 1e9, .offset = HIST(max) },
+};
+
+#define CAC(field) offsetof(ms_config, calcium.field)
+static const char *const calcium_profiles[] = { "literature", "ge", "siemens", "philips", "canon", NULL };
+static const char *const calcium_volume_methods[] = { "voxels", "isotropic", NULL };
+static const char *const calcium_rois[] = { "heart", "none", NULL };
+
+static const option calcium_options[] = {
+	{ .name = "Profile", .type = OPT_CHOICE, .def = 0, .choices = calcium_profiles, .offset = CAC(profile) },
+	{ .name = "ThresholdHU", .type = OPT_NUMBER, .def = 130, .min = 50, .max = 1000,
+	  .offset = CAC(threshold_hu) },
+	{ .name = "Connectivity", .type = OPT_INT, .def = 4, .min = 4, .max = 8, .offset = CAC(connectivity) },
+	{ .name = "MinAreaMM2", .type = OPT_NUMBER, .def = -1, .min = -1, .max = 100, .offset = CAC(min_area_mm2) },
+	{ .name = "MinPixels", .type = OPT_INT, .def = -1, .min = -1, .max = 100000, .offset = CAC(min_pixels) },
+	{ .name = "KvpAdjust", .type = OPT_BOOL, .def = 0, .offset = CAC(kvp_adjust) },
+	{ .name = "VolumeMethod", .type = OPT_CHOICE, .def = 0, .choices = calcium_volume_methods,
+	  .offset = CAC(volume_method) },
+	{ .name = "MassCalibration", .type = OPT_NUMBER, .def = 0, .min = 0, .max = 1,
+	  .offset = CAC(mass_calibration) },
+	{ .name = "MaxHU", .type = OPT_NUMBER, .def = 2000, .min = 0, .max = 100000, .offset = CAC(max_hu) },
+	{ .name = "ROI", .type = OPT_CHOICE, .def = 0, .choices = calcium_rois, .offset = CAC(roi) },
 };
 
 /* Orthanc's own top-level key that MedSight reads (never rejects other top-level keys). */
@@ -259,6 +283,22 @@ static ms_status apply_option(const option *o, const ms_json *v, const char *pat
 		*(char **)field = copy;
 		return MS_OK;
 	}
+	case OPT_CHOICE: {
+		const char *s = v ? ms_json_string(v) : o->choices[(int)o->def];
+		for (int i = 0; s && o->choices[i]; i++) {
+			if (strcasecmp(s, o->choices[i]) == 0) {
+				*(int *)field = i;
+				return MS_OK;
+			}
+		}
+		ms_strbuf list = { 0 };
+		for (int i = 0; o->choices[i]; i++)
+			ms_strbuf_appendf(&list, "%s\"%s\"", i ? ", " : "", o->choices[i]);
+		ms_status rc = fail(x, "%s: %s is not one of %s", path, describe(v, vbuf, sizeof(vbuf)),
+				    list.data ? list.data : "?");
+		ms_strbuf_free(&list);
+		return rc;
+	}
 	case OPT_SECTION:
 		return o->section(v, path, c, x);
 	}
@@ -314,7 +354,25 @@ static ms_status load_histogram(const ms_json *v, const char *path, ms_config *c
 	return MS_OK;
 }
 
-/* Calcium, Perfusion, Segmentation: parameters come with those analyses; only the shape is
+static ms_status load_calcium(const ms_json *v, const char *path, ms_config *c, ctx *x)
+{
+	const char *names[ARRAY_LEN(calcium_options)];
+	char vbuf[96];
+	ms_status rc;
+
+	if (v && ms_json_type_of(v) != MS_JSON_OBJECT)
+		return fail(x, "%s: expected an object, got %s", path, describe(v, vbuf, sizeof(vbuf)));
+	rc = check_keys(v, path, "key", names, table_names(calcium_options, ARRAY_LEN(calcium_options), names), x);
+	if (rc == MS_OK)
+		rc = apply_table(calcium_options, ARRAY_LEN(calcium_options), v, path, c, c, x);
+	if (rc != MS_OK)
+		return rc;
+	if (c->calcium.connectivity != 4 && c->calcium.connectivity != 8)
+		return fail(x, "%s.Connectivity: %d is not 4 or 8", path, c->calcium.connectivity);
+	return MS_OK;
+}
+
+/* Perfusion, Segmentation: parameters come with those analyses; only the shape is
  * checked for now so that configurations written today keep loading. */
 static ms_status load_analysis_params(const ms_json *v, const char *path, ms_config *c, ctx *x)
 {
@@ -487,10 +545,16 @@ static void log_applied(const ms_config *c)
 
 	ms_strbuf_appendf(&b, "configuration: Enable=%s Database=%s Device=%s Workers=%d MemoryBudgetMB=%d "
 			      "MaxAttempts=%d StableTrigger=%s PerfRetentionDays=%d StableAge=%d "
-			      "Histogram={BinWidth=%g Min=%g Max=%g} Rules=%zu",
+			      "Histogram={BinWidth=%g Min=%g Max=%g} Calcium={Profile=%s ThresholdHU=%g "
+			      "Connectivity=%d MinAreaMM2=%g MinPixels=%d KvpAdjust=%s VolumeMethod=%s "
+			      "MassCalibration=%g MaxHU=%g ROI=%s} Rules=%zu",
 			  c->enable ? "true" : "false", c->database, c->device, c->workers, c->memory_budget_mb,
 			  c->max_attempts, c->stable_trigger ? "true" : "false", c->perf_retention_days,
-			  c->stable_age_s, c->histogram.bin_width, c->histogram.min, c->histogram.max, c->n_rules);
+			  c->stable_age_s, c->histogram.bin_width, c->histogram.min, c->histogram.max,
+			  calcium_profiles[c->calcium.profile], c->calcium.threshold_hu, c->calcium.connectivity,
+			  c->calcium.min_area_mm2, c->calcium.min_pixels, c->calcium.kvp_adjust ? "true" : "false",
+			  calcium_volume_methods[c->calcium.volume_method], c->calcium.mass_calibration,
+			  c->calcium.max_hu, calcium_rois[c->calcium.roi], c->n_rules);
 	if (!b.failed)
 		ms_log_info("%s", b.data);
 	ms_strbuf_free(&b);

@@ -22,6 +22,10 @@ typedef struct {
 	char *glob;    /* fnmatch(3) pattern, matched case-insensitively; owned */
 } ms_rule_match;
 
+enum { MS_CALCIUM_PROFILE_LITERATURE, MS_CALCIUM_PROFILE_GE, MS_CALCIUM_PROFILE_SIEMENS,
+       MS_CALCIUM_PROFILE_PHILIPS, MS_CALCIUM_PROFILE_CANON };
+enum { MS_CALCIUM_ROI_HEART, MS_CALCIUM_ROI_NONE };
+
 /* One entry of MedSight.Rules: run `analysis` on every series matching all of `match`. */
 typedef struct {
 	char *analysis;       /* "histogram" | "calcium" | "perfusion" | "segmentation"; owned */
@@ -46,6 +50,18 @@ typedef struct {
 		double bin_width; /* HU per bin, (0, 1000] */
 		double min, max;  /* histogram range, min < max, at most 65536 bins */
 	} histogram;              /* MedSight.Histogram */
+	struct {
+		int profile;             /* MS_CALCIUM_PROFILE_* ("literature", "ge", "siemens", "philips", "canon") */
+		double threshold_hu;     /* candidate HU >= threshold, [50, 1000], default 130 */
+		int connectivity;        /* in-plane 4 or 8 */
+		double min_area_mm2;     /* -1 = the profile's minimum area, else [0, 100] */
+		int min_pixels;          /* -1 = the profile's, else [0, 100000] */
+		bool kvp_adjust;         /* kVp-dependent threshold and weight edges */
+		int volume_method;       /* 0 "voxels", 1 "isotropic" */
+		double mass_calibration; /* mg/mm3/HU; 0 = unknown, mass not reported */
+		double max_hu;           /* lesions peaking above are dropped (metal); 0 = off */
+		int roi;                 /* MS_CALCIUM_ROI_* */
+	} calcium;                       /* MedSight.Calcium */
 } ms_config;
 
 /* Loads the configuration from the WHOLE Orthanc configuration JSON (as

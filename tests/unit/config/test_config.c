@@ -301,7 +301,8 @@ static void test_sections(void)
 	for (size_t i = 0; i < 3; i++) {
 		char section[128], want[128];
 		snprintf(section, sizeof(section), "{\"%s\":{\"Anything\":[1,{\"x\":true}]}}", analyses[i]);
-		CHECK_EQ_INT(load_section(section, &c, NULL, 0), MS_OK);
+		/* Calcium's keys are defined; the others accept anything until their analysis lands. */
+		CHECK_EQ_INT(load_section(section, &c, NULL, 0), i == 0 ? MS_ERR_CONFIG : MS_OK);
 		ms_config_free(&c);
 		snprintf(section, sizeof(section), "{\"%s\":true}", analyses[i]);
 		snprintf(want, sizeof(want), "MedSight.%s: expected an object, got true", analyses[i]);
@@ -315,6 +316,44 @@ static void test_sections(void)
 	expect_error("{\"Forward\":{}}", "MedSight.Forward: expected an array of objects, got an object");
 	expect_error("{\"Forward\":[{},\"http://x\"]}",
 		     "MedSight.Forward[1]: expected an object (a DICOMweb server), got \"http://x\"");
+}
+
+static void test_calcium(void)
+{
+	ms_config c;
+
+	CHECK_EQ_INT(load_section("{}", &c, NULL, 0), MS_OK);
+	CHECK_EQ_INT(c.calcium.profile, MS_CALCIUM_PROFILE_LITERATURE);
+	CHECK_NEAR(c.calcium.threshold_hu, 130, 0);
+	CHECK_EQ_INT(c.calcium.connectivity, 4);
+	CHECK_NEAR(c.calcium.min_area_mm2, -1, 0);
+	CHECK_EQ_INT(c.calcium.min_pixels, -1);
+	CHECK_EQ_INT(c.calcium.volume_method, 0);
+	CHECK_NEAR(c.calcium.mass_calibration, 0, 0);
+	CHECK_NEAR(c.calcium.max_hu, 2000, 0);
+	CHECK_EQ_INT(c.calcium.roi, MS_CALCIUM_ROI_HEART);
+	ms_config_free(&c);
+
+	CHECK_EQ_INT(load_section("{\"Calcium\":{\"Profile\":\"Canon\",\"Connectivity\":8,\"VolumeMethod\":"
+				  "\"isotropic\",\"ROI\":\"none\",\"MassCalibration\":0.001,\"MinAreaMM2\":0.5}}",
+				  &c, NULL, 0),
+		     MS_OK);
+	CHECK_EQ_INT(c.calcium.profile, MS_CALCIUM_PROFILE_CANON);
+	CHECK_EQ_INT(c.calcium.connectivity, 8);
+	CHECK_EQ_INT(c.calcium.volume_method, 1);
+	CHECK_EQ_INT(c.calcium.roi, MS_CALCIUM_ROI_NONE);
+	CHECK_NEAR(c.calcium.mass_calibration, 0.001, 0);
+	CHECK_NEAR(c.calcium.min_area_mm2, 0.5, 0);
+	ms_config_free(&c);
+
+	expect_error("{\"Calcium\":{\"Connectivity\":6}}", "MedSight.Calcium.Connectivity: 6 is not 4 or 8");
+	expect_error("{\"Calcium\":{\"Profile\":\"toshiba\"}}",
+		     "MedSight.Calcium.Profile: \"toshiba\" is not one of \"literature\", \"ge\", \"siemens\", "
+		     "\"philips\", \"canon\"");
+	expect_error("{\"Calcium\":{\"ROI\":1}}", "MedSight.Calcium.ROI: 1 is not one of \"heart\", \"none\"");
+	expect_error("{\"Calcium\":{\"ThresholdHU\":20}}", "MedSight.Calcium.ThresholdHU: 20 is below the minimum 50");
+	expect_error("{\"Calcium\":{\"Treshold\":130}}", "MedSight.Calcium.Treshold: unknown key (allowed: Profile, ThresholdHU, "
+		     "Connectivity, MinAreaMM2, MinPixels, KvpAdjust, VolumeMethod, MassCalibration, MaxHU, ROI)");
 }
 
 static void test_rules(void)
@@ -573,6 +612,7 @@ int main(void)
 	test_bools_and_strings();
 	test_unknown_and_shape();
 	test_sections();
+	test_calcium();
 	test_rules();
 	test_helpers();
 	test_sample_file();
