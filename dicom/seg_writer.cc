@@ -5,6 +5,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <dcmtk/config/osconfig.h>
@@ -272,14 +273,30 @@ ms_status write_seg(const ms_seg_desc *d, uint8_t **out, size_t *out_size, char 
 
 	const size_t plane = (size_t)src->nx * src->ny;
 	std::vector<Uint8> pix;
+	/* Labels present per slice of a label map, so that many lesions cost one pass, not one
+	 * pass per lesion over the whole volume. */
+	const uint32_t *indexed_map = NULL;
+	std::vector<std::unordered_set<uint32_t>> present;
 	for (size_t i = 0; i < d->n_segments; i++) {
 		const ms_seg_segment *s = &d->segments[i];
 		Uint16 number = 0;
 		rc = add_segment(seg.get(), d, s, &number, err, errlen);
 		if (rc != MS_OK)
 			return rc;
+		if (s->labels && s->labels != indexed_map) {
+			indexed_map = s->labels;
+			present.assign(src->n_slices, {});
+			for (uint32_t k = 0; k < src->n_slices; k++) {
+				const uint32_t *l = s->labels + (size_t)k * plane;
+				for (size_t j = 0; j < plane; j++)
+					if (l[j])
+						present[k].insert(l[j]);
+			}
+		}
 		bool any = false;
 		for (uint32_t k = 0; k < src->n_slices; k++) {
+			if (s->labels && !present[k].count(s->label_value))
+				continue;
 			if (!segment_plane(s, k, plane, pix))
 				continue;
 			any = true;
