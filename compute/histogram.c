@@ -9,12 +9,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "compute/vk_kernel.h"
-/* The generated header's first comment contains "shaders/" "*.comp" (cmake/embed.cmake): tolerate
- * it until the generator is fixed. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "ms_shaders.h"
-#pragma GCC diagnostic pop
 
 /* Must match shaders/histogram.comp. */
 #define WG 256u

@@ -30,7 +30,8 @@ static ms_status run_histogram(ms_plugin *p, const ms_volume *vol, const ms_seri
 		snprintf(err, errlen, "histogram kernel failed (%s)", ms_status_name(rc));
 		return rc;
 	}
-	ms_strbuf_appendf(out, "{\"Count\": %llu, \"Min\": ", (unsigned long long)r.count);
+	ms_strbuf_appendf(out, "{\"Count\": %llu, \"NonFinite\": %llu, \"Min\": ", (unsigned long long)r.count,
+			  (unsigned long long)r.n_invalid);
 	ms_strbuf_append_json_number(out, r.min);
 	ms_strbuf_append(out, ", \"Max\": ");
 	ms_strbuf_append_json_number(out, r.max);

@@ -13,10 +13,7 @@
 #include "compute/vk_kernel.h"
 #include "tests/testhelp.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "ms_shaders.h"
-#pragma GCC diagnostic pop
 
 static uint8_t pattern(size_t i, unsigned seed)
 {
