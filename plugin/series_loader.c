@@ -1,10 +1,12 @@
 #include "plugin/series_loader.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/parallel.h"
 #include "compute/geometry.h"
 #include "dicom/slice_info.h"
 #include "plugin/orthanc_io.h"
@@ -132,6 +134,90 @@ out_free_image:
 	return rc;
 }
 
+/* State shared by the parallel header and decode loops of one series. */
+typedef struct {
+	OrthancPluginContext *ctx;
+	const ms_json *instances;
+	ms_series_info *info;
+	ms_dicom_slice *hdr;
+	ms_slice_geom *geom;
+	const size_t *order;
+	ms_volume *vol;
+	const ms_job_hooks *hooks;
+	double progress_from, progress_span;
+	pthread_mutex_t err_lock;
+	char *err;          /* the first failure's message */
+	size_t errlen;
+} load_ctx;
+
+static void set_error(load_ctx *c, const char *msg)
+{
+	pthread_mutex_lock(&c->err_lock);
+	if (!c->err[0])
+		snprintf(c->err, c->errlen, "%s", msg);
+	pthread_mutex_unlock(&c->err_lock);
+}
+
+/* Pass 1, one instance: fetch, parse the header, check it can be part of a volume. */
+static ms_status read_header(void *arg, size_t i)
+{
+	load_ctx *c = arg;
+	char msg[512], derr[256];
+	const char *id = ms_json_string(ms_json_at(c->instances, i));
+	OrthancPluginMemoryBuffer buf = { 0 };
+	ms_status rc;
+
+	if (!id) {
+		set_error(c, "malformed instance list");
+		return MS_ERR_IO;
+	}
+	snprintf(c->info->instance_ids[i], sizeof(c->info->instance_ids[i]), "%s", id);
+	rc = fetch_dicom(c->ctx, id, &buf, msg, sizeof(msg));
+	if (rc == MS_OK) {
+		rc = ms_dicom_read_slice(buf.data, buf.size, &c->hdr[i], derr, sizeof(derr));
+		OrthancPluginFreeMemoryBuffer(c->ctx, &buf);
+		if (rc != MS_OK) {
+			snprintf(msg, sizeof(msg), "instance %s: %s", id, derr);
+			rc = MS_ERR_INPUT;
+		}
+	}
+	if (rc == MS_OK)
+		rc = check_slice(&c->hdr[i], id, msg, sizeof(msg));
+	if (rc != MS_OK) {
+		set_error(c, msg);
+		return rc;
+	}
+	c->geom[i] = c->hdr[i].geom;
+	c->geom[i].label = c->info->instance_ids[i];
+	return MS_OK;
+}
+
+/* Pass 2, one slice (in volume order): decode straight into the volume. */
+static ms_status decode_one(void *arg, size_t k)
+{
+	load_ctx *c = arg;
+	char msg[512];
+	size_t plane = (size_t)c->vol->nx * c->vol->ny;
+	ms_status rc = decode_slice(c->ctx, c->info->instance_ids[k], &c->hdr[c->order[k]], c->vol->voxels + k * plane,
+				    c->vol->nx, c->vol->ny, msg, sizeof(msg));
+	if (rc != MS_OK)
+		set_error(c, msg);
+	return rc;
+}
+
+/* Runs on the job's thread between items: progress and cancellation. */
+static bool load_tick(void *arg, size_t done, size_t n)
+{
+	load_ctx *c = arg;
+	if (cancelled(c->hooks))
+		return false;
+	progress(c->hooks, c->progress_from + c->progress_span * (double)done / (double)n);
+	return true;
+}
+
+/* Decoding is I/O and CPU bound per slice and independent across slices. */
+#define LOAD_THREADS 8
+
 /* Reads the instance list and parent study of a series. */
 static ms_status list_instances(OrthancPluginContext *ctx, const char *series_id, ms_json **series,
 				const ms_json **instances, char *err, size_t errlen)
@@ -165,6 +251,8 @@ ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks
 	ms_slice_geom *geom = NULL;
 	size_t *order = NULL;
 	ms_volume *v = NULL;
+	load_ctx lc;
+	bool lc_used = false;
 	ms_status rc;
 
 	*vol = NULL;
@@ -189,37 +277,14 @@ ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks
 	}
 
 	/* Pass 1: headers only, so geometry is checked before any voxel memory is committed. */
-	for (size_t i = 0; i < n; i++) {
-		const char *id = ms_json_string(ms_json_at(instances, i));
-		OrthancPluginMemoryBuffer buf = { 0 };
-		if (!id) {
-			snprintf(err, errlen, "series %s: malformed instance list", series_id);
-			rc = MS_ERR_IO;
-			goto out_free;
-		}
-		snprintf(info->instance_ids[i], sizeof(info->instance_ids[i]), "%s", id);
-		rc = fetch_dicom(ctx, id, &buf, err, errlen);
-		if (rc != MS_OK)
-			goto out_free;
-		char derr[256];
-		rc = ms_dicom_read_slice(buf.data, buf.size, &hdr[i], derr, sizeof(derr));
-		OrthancPluginFreeMemoryBuffer(ctx, &buf);
-		if (rc != MS_OK) {
-			snprintf(err, errlen, "instance %s: %s", id, derr);
-			rc = MS_ERR_INPUT;
-			goto out_free;
-		}
-		rc = check_slice(&hdr[i], id, err, errlen);
-		if (rc != MS_OK)
-			goto out_free;
-		geom[i] = hdr[i].geom;
-		geom[i].label = info->instance_ids[i];
-		if (cancelled(hooks)) {
-			rc = MS_ERR_CANCELLED;
-			goto out_free;
-		}
-		progress(hooks, 0.2 * (double)(i + 1) / (double)n);
-	}
+	err[0] = '\0';
+	lc = (load_ctx){ .ctx = ctx, .instances = instances, .info = info, .hdr = hdr, .geom = geom, .order = order,
+			 .hooks = hooks, .progress_from = 0, .progress_span = 0.2, .err = err, .errlen = errlen };
+	pthread_mutex_init(&lc.err_lock, NULL);
+	lc_used = true;
+	rc = ms_parallel_for(n, LOAD_THREADS, read_header, load_tick, &lc);
+	if (rc != MS_OK)
+		goto out_free;
 	for (size_t i = 1; i < n; i++) {
 		if (strcmp(hdr[i].modality, hdr[0].modality) != 0) {
 			snprintf(err, errlen, "mixed modality in one series: %s (instance %s) and %s (instance %s)",
@@ -266,22 +331,21 @@ ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks
 		goto out_free;
 	v->geom = g;
 
-	/* Pass 2: decode in slice order straight into the volume. */
-	for (size_t k = 0; k < n; k++) {
-		rc = decode_slice(ctx, info->instance_ids[k], &hdr[order[k]], v->voxels + (size_t)k * nx * ny, nx, ny,
-				  err, errlen);
-		if (rc == MS_OK && cancelled(hooks))
-			rc = MS_ERR_CANCELLED;
-		if (rc != MS_OK) {
-			ms_volume_cache_drop(p->cache, series_id);
-			ms_volume_cache_release(p->cache, v);
-			goto out_free;
-		}
-		progress(hooks, 0.2 + 0.8 * (double)(k + 1) / (double)n);
+	/* Pass 2: decode every slice straight into its place in the volume. */
+	lc.vol = v;
+	lc.progress_from = 0.2;
+	lc.progress_span = 0.8;
+	rc = ms_parallel_for(n, LOAD_THREADS, decode_one, load_tick, &lc);
+	if (rc != MS_OK) {
+		ms_volume_cache_drop(p->cache, series_id);
+		ms_volume_cache_release(p->cache, v);
+		goto out_free;
 	}
 	*vol = v;
 	rc = MS_OK;
 out_free:
+	if (lc_used)
+		pthread_mutex_destroy(&lc.err_lock);
 	if (rc != MS_OK)
 		ms_series_info_clear(info);
 	ms_free(order);
