@@ -31,7 +31,8 @@ typedef struct {
 	                                        (38266002,SCT,"Entire body") because the group is
 	                                        mandatory in this IOD */
 	const char *lut_label;               /* LUTLabel (SH, <= 16 chars), e.g. "CBF" */
-	const char *algorithm_name;          /* ManufacturerModelName and LUTExplanation prefix */
+	const char *algorithm_name;          /* ManufacturerModelName (LUTExplanation is the quantity's
+	                                        meaning) */
 	const char *algorithm_version;       /* optional, second value of SoftwareVersions */
 	const float *values;                 /* borrowed: nx*ny*n_slices, x fastest, slices in source
 	                                        order. NaN (not computed: masked, fit failed) is written
@@ -55,8 +56,8 @@ typedef struct {
 ms_status ms_pm_write(const ms_pm_desc *d, uint8_t **out, size_t *out_size, char *err, size_t errlen);
 
 /* Reads a Parametric Map back with DCMTK (DPMParametricMapIOD) and compares it with the
- * description it was written from: SOP class and UIDs, Manufacturer, float pixels, rows/columns, one frame
- * per slice with the source slice (DerivationImage) and PlanePosition (1e-3 mm) of that slice,
+ * description it was written from: SOP class and UIDs, Manufacturer, float pixels, rows/columns,
+ * one frame per slice with the source slice (DerivationImage) and PlanePosition (1e-3 mm) of it,
  * every pixel bit-exact (NaN where NaN), ImageType/FrameType value 4, the RWVM LUT label,
  * first/last value mapped (finite min/max), unit, quantity and method codes. Used by tests.
  * MS_OK, MS_ERR_ARG or MS_ERR_DICOM with a message. Thread-safe; never throws. */
