@@ -260,15 +260,17 @@ def sr_groups(ds):
      "SegSOP", "Nums": {code value: (value, unit)}}."""
     groups = []
     for depth, it in sr_items(ds):
-        if it.ValueType != "CONTAINER" or "ConceptNameCodeSequence" not in it:
+        if it.get("ValueType") != "CONTAINER" or "ConceptNameCodeSequence" not in it:
             continue
         if _code(it.ConceptNameCodeSequence)[:2] != ("125007", "DCM"):
             continue
         g = {"TrackingID": None, "TrackingUID": None, "FindingSite": None,
              "Finding": None, "Segment": None, "SegSOP": None, "Nums": {}}
         for sub in it.get("ContentSequence", []):
+            if "ConceptNameCodeSequence" not in sub:
+                continue  # by-reference relationship
             name = _code(sub.ConceptNameCodeSequence)[:2]
-            vt = sub.ValueType
+            vt = sub.get("ValueType")
             if vt == "TEXT" and name == ("112039", "DCM"):
                 g["TrackingID"] = str(sub.TextValue)
             elif vt == "UIDREF" and name == ("112040", "DCM"):
@@ -291,7 +293,8 @@ def sr_groups(ds):
 def sr_text(ds, code_value):
     """TextValue of the first TEXT item with that concept code value (None)."""
     for depth, it in sr_items(ds):
-        if it.ValueType == "TEXT" and _code(it.ConceptNameCodeSequence)[0] == code_value:
+        if it.get("ValueType") == "TEXT" and "ConceptNameCodeSequence" in it \
+                and _code(it.ConceptNameCodeSequence)[0] == code_value:
             return str(it.TextValue)
     return None
 
