@@ -268,6 +268,24 @@ static ms_status e_clear(eng *e, int id)
 	return MS_OK;
 }
 
+/* Morphology with a cylinder of radius and half-height r_mm (at least one voxel): a
+ * per-slice disk, then a z segment (cylinder = disk + segment, so erosion and dilation both decompose). Far fewer
+ * runs than a ball of the same radius. Uses T3 as the intermediate: in/out must not be T3. */
+static ms_status e_morph_cyl(eng *e, ms_seg_morph_op op, double r_mm, int in, int out)
+{
+	ms_seg_elem disk = ms_segops_ref_ball(&e->g, r_mm, true);
+	ms_seg_elem seg = { 0, 0, (float)(r_mm / e->g.sz) };
+	ms_status rc;
+
+	/* At least one voxel along every axis, so that iterating always makes progress. */
+	disk.rx = fmaxf(disk.rx, 1.0f);
+	disk.ry = fmaxf(disk.ry, 1.0f);
+	seg.rz = fmaxf(seg.rz, 1.0f);
+	rc = e_morph(e, op, &disk, in, M_T3);
+
+	return rc == MS_OK ? e_morph(e, op, &seg, M_T3, out) : rc;
+}
+
 /* Voxels needed for ml millilitres (at least 1). */
 static uint32_t voxels_for_ml(const ms_seg_grid *g, double ml)
 {
@@ -382,16 +400,21 @@ static ms_status split_lungs(eng *e, const ms_ctseg_params *p)
 		rc = MS_ERR_NOMEM;
 		goto out_free;
 	}
+	/* Iterated erosion by a split_step_mm cylinder (T2 = T1 eroded k times): cheap per
+	 * step, unlike one ball of the full radius per step. */
+	int src = M_T1;
 	for (double r = p->split_step_mm; r <= p->split_max_mm + 1e-9 && !split; r += p->split_step_mm) {
-		ms_seg_elem ball = ms_segops_ref_ball(g, r, false);
 		uint32_t l[2], s[2], nf;
-		rc = e_morph(e, MS_SEG_ERODE, &ball, M_T1, M_T2);
+		rc = e_morph_cyl(e, MS_SEG_ERODE, p->split_step_mm, src, M_T2);
+		src = M_T2;
 		if (rc == MS_OK)
 			rc = e_label(e, M_T2, MS_SEG_CONN6);
 		if (rc == MS_OK)
 			rc = e_largest(e, NULL, 2, l, s, &nf);
 		if (rc != MS_OK)
 			goto out_free;
+		if (nf == 0)
+			break;
 		if (nf == 2 && s[1] >= p->lung_fused_ratio * s[0]) {
 			split = true;
 			rc = e_keep(e, l[0], M_LUNG_A);
@@ -609,13 +632,17 @@ static void heart_candidate(const eng *e, const ms_ctseg_result *r, uint8_t *out
 
 static ms_status run_heart(eng *e, const ms_ctseg_params *p, ms_ctseg_result *r)
 {
-	ms_seg_elem ball = ms_segops_ref_ball(&e->g, p->heart_dilate_mm, false);
 	ms_status rc;
+	bool any = false;
 
 	heart_candidate(e, r, r->heart_roi);
+	for (size_t i = 0; i < e->n && !any; i++)
+		any = r->heart_roi[i] != 0;
+	if (!any)
+		return MS_OK;
 	rc = e_write(e, M_HEART, r->heart_roi);
 	if (rc == MS_OK)
-		rc = e_morph(e, MS_SEG_DILATE, &ball, M_HEART, M_T1);
+		rc = e_morph_cyl(e, MS_SEG_DILATE, p->heart_dilate_mm, M_HEART, M_T1);
 	if (rc == MS_OK)
 		rc = e_logic(e, M_T1, M_BODY, MS_SEG_AND, M_T2);
 	if (rc == MS_OK)

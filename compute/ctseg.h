@@ -9,8 +9,9 @@
  *        trachea/main bronchi by region growing at HU < airway_hu_max from seeds in the top
  *        slice (largest patient z) within airway_seed_halfwidth_mm of the centre column;
  *        keep the 2 largest components of at least lung_min_ml; if the second is smaller
- *        than lung_fused_ratio x the first (or missing), the lungs are fused: erode with
- *        balls of growing radius until two parts in that ratio appear, then give every voxel
+ *        than lung_fused_ratio x the first (or missing), the lungs are fused: erode
+ *        repeatedly with a split_step_mm cylinder (disk + z segment, at least one voxel;
+ *        up to split_max_mm / split_step_mm times) until two parts in that ratio appear, then give every voxel
  *        of the fused mask the label of the part that reaches it first (6-connected marker
  *        propagation); per lung: per-slice hole filling, closing with a lung_close_mm ball,
  *        restricted to the body. Patient left = +x in LPS (the lung whose centroid has the
@@ -20,8 +21,8 @@
  * Heart ROI: per slice, per row, the voxels strictly between the two lungs, in slices where
  *        both lungs exist (above the diaphragm), anterior to the spine (the most anterior
  *        bone voxel between the lung centroids, posterior to the lungs' mean row); outside
- *        lungs and bone; then dilated by heart_dilate_mm (ball), restricted to the body,
- *        minus bone.
+ *        lungs and bone; then dilated by heart_dilate_mm (a cylinder: per-slice disk, then
+ *        z segment; a ball of 10 mm costs ~10x more), restricted to the body, minus bone.
  * Connected components use 'conn' (6 or 26).
  *
  * What runs on the host in the GPU variant: the airway seed search (reads the top slice of
@@ -48,11 +49,11 @@ typedef struct {
 	double lung_min_ml;              /* 50: smaller components are not lungs */
 	double lung_fused_ratio;         /* 0.25: second/first size below this = fused */
 	double lung_close_mm;            /* 3: closing ball radius */
-	double split_step_mm;            /* 2: erosion radius step when splitting fused lungs */
-	double split_max_mm;             /* 20: largest erosion radius tried */
+	double split_step_mm;            /* 2: erosion step (cylinder radius) for fused lungs */
+	double split_max_mm;             /* 20: total erosion tried before giving up */
 	float bone_hu_min;               /* 200: bone is HU >= this */
 	double bone_min_ml;              /* 1: smaller bone components are dropped */
-	double heart_dilate_mm;          /* 10: heart ROI dilation ball radius */
+	double heart_dilate_mm;          /* 10: heart ROI dilation (cylinder radius/half-height) */
 	ms_seg_conn conn;                /* MS_SEG_CONN6: 3-D connectivity */
 } ms_ctseg_params;
 
