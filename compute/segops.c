@@ -49,7 +49,7 @@ static const kernel_info kernels[K_COUNT] = {
 	[K_SELECT] = { ms_spv_seg_select, &ms_spv_seg_select_size, 4, 40, 256 },
 	[K_TOP] = { ms_spv_seg_top, &ms_spv_seg_top_size, 3, 36, 256 },
 	[K_GAUSS] = { ms_spv_seg_gauss, &ms_spv_seg_gauss_size, 3, 24, 256 },
-	[K_EDT] = { ms_spv_seg_edt, &ms_spv_seg_edt_size, 4, 36, 64 },
+	[K_EDT] = { ms_spv_seg_edt, &ms_spv_seg_edt_size, 4, 40, 64 },
 	[K_PROPAGATE] = { ms_spv_seg_propagate, &ms_spv_seg_propagate_size, 4, 24, 256 },
 };
 
@@ -456,29 +456,41 @@ ms_status ms_segops_edt(ms_segops *s, const ms_seg_grid *g, ms_vk_buffer *mask,
 		return rc;
 	uint32_t dim[3] = { g->nx, g->ny, g->nz };
 	double sp[3] = { g->sx, g->sy, g->sz };
-	size_t most = 0;
+	/* Lines are processed in batches whose envelopes (2 (m + 1) words per line) fit in one
+	 * binding: the whole volume's would exceed lavapipe's 128 MiB beyond ~16 M voxels. */
+	uint64_t cap_words = ms_vk_context_max_buffer_range(s->ctx) / sizeof(uint32_t) / 2;
+	size_t batch[3], most = 0;
 	for (int a = 0; a < 3; a++) {
 		size_t lines = n / dim[a];
-		if (lines * (dim[a] + 1) > most)
-			most = lines * (dim[a] + 1);
+		batch[a] = lines;
+		if ((uint64_t)lines * (dim[a] + 1) > cap_words)
+			batch[a] = (size_t)(cap_words / (dim[a] + 1));
+		if (batch[a] == 0) {
+			ms_log_error("segops: EDT line of %u voxels too long for one binding", dim[a]);
+			return MS_ERR_ARG;
+		}
+		if (batch[a] * (dim[a] + 1) > most)
+			most = batch[a] * (dim[a] + 1);
 	}
 	rc = ms_vk_buffer_create(s->ctx, 2 * most * sizeof(uint32_t), MS_MEM_DEVICE, &scratch);
 	if (rc != MS_OK)
 		return rc;
 	/* x: mask -> out, y: out -> tmp, z: tmp -> out (with the square root). */
 	ms_vk_buffer *dst[3] = { out, tmp, out }, *src[3] = { out, out, tmp };
-	for (int a = 0; a < 3; a++) {
-		struct {
-			uint32_t nx, ny, nz, axis, n_lines, from_mask, last;
-			float h;
-			uint32_t z_base;
-		} pc = { g->nx, g->ny, g->nz, (uint32_t)a, (uint32_t)(n / dim[a]), a == 0, a == 2,
-			 (float)sp[a], (uint32_t)most };
-		/* The first pass ignores binding 1; bind a distinct buffer anyway. */
-		ms_vk_buffer *b[4] = { mask, a == 0 ? tmp : src[a], dst[a], scratch };
-		rc = run(s, K_EDT, b, &pc, sizeof(pc), pc.n_lines);
-		if (rc != MS_OK)
-			break;
+	for (int a = 0; a < 3 && rc == MS_OK; a++) {
+		size_t lines = n / dim[a];
+		for (size_t first = 0; first < lines && rc == MS_OK; first += batch[a]) {
+			size_t count = lines - first < batch[a] ? lines - first : batch[a];
+			struct {
+				uint32_t nx, ny, nz, axis, n_lines, from_mask, last;
+				float h;
+				uint32_t z_base, line0;
+			} pc = { g->nx, g->ny, g->nz, (uint32_t)a, (uint32_t)count, a == 0, a == 2,
+				 (float)sp[a], (uint32_t)most, (uint32_t)first };
+			/* The first pass ignores binding 1; bind a distinct buffer anyway. */
+			ms_vk_buffer *b[4] = { mask, a == 0 ? tmp : src[a], dst[a], scratch };
+			rc = run(s, K_EDT, b, &pc, sizeof(pc), count);
+		}
 	}
 	ms_vk_buffer_destroy(scratch);
 	return rc;

@@ -86,7 +86,8 @@ ms_status ms_segops_gauss(ms_segops *s, const ms_seg_grid *g, ms_vk_buffer *in,
 			  const double sigma_mm[3], ms_vk_buffer *out, ms_vk_buffer *tmp);
 
 /* Euclidean distance transform in mm, as ms_segops_ref_edt (float, 1e-5 relative); out and
- * tmp are real-sized. Allocates a scratch buffer of 8 (n + longest line count) bytes. */
+ * tmp are real-sized. Allocates a scratch buffer of about 8 n bytes, at most
+ * maxStorageBufferRange (longer volumes are processed in batches of lines). */
 ms_status ms_segops_edt(ms_segops *s, const ms_seg_grid *g, ms_vk_buffer *mask,
 			ms_vk_buffer *out, ms_vk_buffer *tmp);
 

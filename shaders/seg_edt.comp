@@ -3,7 +3,7 @@
 // Huttenlocher 2012), one thread per line along 'axis' (compute/segops.c). Input: the mask
 // (first pass: 0 on off voxels, +inf on on voxels) or the previous pass's squared distances
 // in mm^2; intersections of the parabolas are in index units. The lower envelope (v, z) lives in the scratch buffer,
-// one stretch of m + 1 entries per line. The last pass writes sqrt (mm).
+// one stretch of m + 1 entries per line of the dispatch. The last pass writes sqrt (mm).
 layout(local_size_x = 64) in;
 
 layout(std430, binding = 0) readonly buffer Mask { uint mask[]; };
@@ -21,6 +21,7 @@ layout(push_constant) uniform Push {
 	uint last;
 	float h;
 	uint z_base; // scratch index where the z (float) stretches start
+	uint line0;  // first line of this dispatch (lines are batched to bound the scratch)
 } pc;
 
 #define INF uintBitsToFloat(0x7F800000u)
@@ -37,6 +38,8 @@ void main()
 	uint line = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * 64u + gl_LocalInvocationID.x;
 	if (line >= pc.n_lines)
 		return;
+	uint slot = line;
+	line += pc.line0;
 	uint m, stride, base;
 	if (pc.axis == 0u) {
 		m = pc.nx;
@@ -51,8 +54,8 @@ void main()
 		stride = pc.nx * pc.ny;
 		base = line;
 	}
-	uint vb = line * (m + 1u);
-	uint zb = pc.z_base + line * (m + 1u);
+	uint vb = slot * (m + 1u);
+	uint zb = pc.z_base + slot * (m + 1u);
 	int k = -1;
 	float h = pc.h;
 	float h2 = h * h;

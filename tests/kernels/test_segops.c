@@ -506,6 +506,28 @@ int main(void)
 	pattern_case("checkerboard 15x14x13", 15, 14, 13, 1);
 	pattern_case("staircase 40x36x9", 40, 36, 9, 2);
 
+	/* EDT whose line envelopes exceed one binding on lavapipe (128 MiB): batched lines. */
+	{
+		ms_seg_grid g = { 256, 256, 260, 0.8, 0.8, 1.5 };
+		size_t n = ms_segops_ref_count(&g);
+		uint8_t *m = malloc(n);
+		float *r = malloc(4 * n), *o = malloc(4 * n);
+		for (size_t i = 0; i < n; i++)
+			m[i] = rnd() % 1000 != 0;
+		ms_vk_buffer *bm = upload(m, n), *out = buf(4 * n), *tmp = buf(4 * n);
+		CHECK_EQ_INT(ms_segops_ref_edt(&g, m, r), MS_OK);
+		CHECK_EQ_INT(ms_segops_edt(ops, &g, bm, out, tmp), MS_OK);
+		download(out, o, 4 * n);
+		close_floats("edt large", o, r, n, 0.8);
+		ms_vk_buffer_destroy(tmp);
+		ms_vk_buffer_destroy(out);
+		ms_vk_buffer_destroy(bm);
+		free(o);
+		free(r);
+		free(m);
+		printf("edt large 256x256x260 done\n");
+	}
+
 	/* Argument checks: a bad connectivity and too small a buffer fail without running. */
 	ms_seg_grid g = { 4, 4, 4, 1, 1, 1 };
 	ms_vk_buffer *small = buf(10), *big = buf(256);
