@@ -5,6 +5,7 @@
 
 #include "common/alloc.h"
 #include "compute/histogram.h"
+#include "plugin/analysis_segmentation.h"
 
 void ms_analysis_output_clear(ms_analysis_output *o)
 {
@@ -67,7 +68,7 @@ static const ms_analysis analyses[] = {
 	{ "histogram", run_histogram },
 	{ "calcium", NULL },
 	{ "perfusion", NULL },
-	{ "segmentation", NULL },
+	{ "segmentation", ms_analysis_segmentation_run },
 };
 
 const ms_analysis *ms_analysis_find(const char *name)
