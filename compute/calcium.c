@@ -603,12 +603,13 @@ static ms_status build_lesions(session *g, const ms_cac_params *p, ms_cac_result
 		l->centroid[1] = a->sy / (double)a->n;
 		l->centroid[2] = a->sz / (double)a->n;
 	}
-	/* slot becomes the component -> lesion id table for the map (0 = dropped). */
+	/* par becomes the component -> lesion id table for the map (0 = dropped): first every
+	 * entry points straight at its root, then each entry reads only itself. */
+	for (uint32_t i = 0; i < m; i++)
+		par[i] = find_root(par, i);
 	for (uint32_t i = 0; i < m; i++) {
-		uint32_t id = 0;
-		if (g->comps[i].cnt >= g->s.n_min)
-			id = acc[slot[find_root(par, i)]].id;
-		par[i] = id;
+		uint32_t root = par[i];
+		par[i] = g->comps[i].cnt >= g->s.n_min ? acc[slot[root]].id : 0;
 	}
 	*ids = par;
 	par = NULL;
