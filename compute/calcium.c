@@ -86,6 +86,12 @@ ms_status ms_cac_setup_resolve(const ms_volume *vol, const ms_cac_params *p, ms_
 		ms_log_error("calcium: missing or empty volume");
 		return MS_ERR_ARG;
 	}
+	/* Both implementations index voxels (and the GPU labels them 1-based) in 32 bits. */
+	if ((uint64_t)vol->nx * vol->ny * vol->nz >= UINT32_MAX) {
+		ms_log_error("calcium: %ux%ux%u voxels exceed the 32-bit index space", vol->nx,
+			     vol->ny, vol->nz);
+		return MS_ERR_ARG;
+	}
 	s->dx = vol->geom.spacing[0];
 	s->dy = vol->geom.spacing[1];
 	s->dz = vol->geom.spacing[2];
@@ -291,12 +297,6 @@ static ms_status session_open(session *g, ms_vk_context *c, const ms_volume *vol
 	g->align = props->limits.minStorageBufferOffsetAlignment;
 	if (g->align < 4 || (g->align & (g->align - 1)))
 		g->align = 256; /* not a power of two: 256 is always accepted by the kernel layer */
-	/* Labels are 1-based voxel indices in 32 bits. */
-	if (g->n >= UINT32_MAX) {
-		ms_log_error("calcium: %llu voxels exceed the 32-bit label space",
-			     (unsigned long long)g->n);
-		return MS_ERR_ARG;
-	}
 	/* Per chunk: one slice more for the adjacent-slice pass, plus alignment slack, must fit in
 	 * one binding; so must the worst-case component table (a checkerboard: half the pixels). */
 	uint64_t slack = g->align + 16;
