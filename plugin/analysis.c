@@ -5,6 +5,7 @@
 
 #include "common/alloc.h"
 #include "compute/histogram.h"
+#include "plugin/analysis_calcium.h"
 #include "plugin/analysis_segmentation.h"
 
 void ms_analysis_output_clear(ms_analysis_output *o)
@@ -66,7 +67,7 @@ static ms_status run_histogram(ms_plugin *p, const ms_volume *vol, const ms_seri
 
 static const ms_analysis analyses[] = {
 	{ "histogram", run_histogram },
-	{ "calcium", NULL },
+	{ "calcium", ms_analysis_calcium_run },
 	{ "perfusion", NULL },
 	{ "segmentation", ms_analysis_segmentation_run },
 };
