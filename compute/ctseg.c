@@ -38,6 +38,7 @@ void ms_ctseg_params_default(ms_ctseg_params *p)
 	*p = (ms_ctseg_params){
 		.body_hu_min = -500.0f,
 		.body_open_radius_px = 5,
+		.body_open_max_mm = 4,
 		.lung_hu_max = -320.0f,
 		.airway_hu_max = -950.0f,
 		.airway_seed_halfwidth_mm = 15,
@@ -75,6 +76,7 @@ static bool params_ok(const ms_ctseg_params *p)
 {
 	return isfinite(p->body_hu_min) && isfinite(p->lung_hu_max) && isfinite(p->airway_hu_max) &&
 	       isfinite(p->bone_hu_min) && p->body_open_radius_px <= 254 &&
+	       in_range(p->body_open_max_mm, 0, 1000) &&
 	       in_range(p->airway_seed_halfwidth_mm, 0, 1000) && in_range(p->lung_min_ml, 0, 1e7) &&
 	       in_range(p->lung_fused_ratio, 0, 1) && in_range(p->lung_close_mm, 0, 1000) &&
 	       in_range(p->split_step_mm, 1e-3, 1000) && in_range(p->split_max_mm, 0, 1000) &&
@@ -297,7 +299,12 @@ static uint32_t voxels_for_ml(const ms_seg_grid *g, double ml)
 
 static ms_status run_body(eng *e, const ms_ctseg_params *p)
 {
+	/* 5 px is the literature's radius at sub-millimetre pixels; on coarse pixels it would also
+	 * open a thin chest wall (and let the lungs out of the body), so cap it in millimetres. */
 	float r = (float)p->body_open_radius_px;
+	float cap = (float)floor(p->body_open_max_mm / fmax(e->g.sx, e->g.sy));
+	if (r > cap)
+		r = cap > 1 ? cap : 1;
 	ms_seg_elem disk = { r, r, 0 };
 	uint32_t l, s, nf;
 	ms_status rc;

@@ -3,8 +3,8 @@
  * "ROI"), built from the ops of compute/segops.h (GPU) or compute/segops_ref.h (plain C).
  * Both variants run the same pipeline code over the same ops, so their masks are identical.
  *
- * Body:  HU > body_hu_min; per-slice opening with a disk of body_open_radius_px pixels (drops
- *        the table); largest 3-D component; per-slice hole filling.
+ * Body:  HU > body_hu_min; per-slice opening with a disk of body_open_radius_px pixels, at most
+ *        body_open_max_mm (drops the table); largest 3-D component; per-slice hole filling.
  * Lungs: inside the body, HU < lung_hu_max; drop components touching the x/y border; remove
  *        trachea/main bronchi by region growing at HU < airway_hu_max from seeds in the top
  *        slice (largest patient z) within airway_seed_halfwidth_mm of the centre column;
@@ -43,6 +43,7 @@
 typedef struct {
 	float body_hu_min;               /* -500: body is HU > this */
 	uint32_t body_open_radius_px;    /* 5: per-slice opening disk radius (pixels) */
+	double body_open_max_mm;         /* 4: ... but at most this radius (coarse pixels) */
 	float lung_hu_max;               /* -320: lung candidates are HU < this */
 	float airway_hu_max;             /* -950: trachea/bronchi region growing, HU < this */
 	double airway_seed_halfwidth_mm; /* 15: seed window around the centre column */
