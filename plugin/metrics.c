@@ -96,3 +96,21 @@ void ms_metrics_tick(ms_plugin *p, ms_store *db)
 		ms_metrics_prune(p, db);
 	}
 }
+
+/* Orthanc calls this on its HTTP thread for each GET /tools/metrics-prometheus, so a scrape
+ * sees current values even while the worker is busy with a long job. */
+static void on_refresh_metrics(void)
+{
+	ms_plugin *p = ms_plugin_get();
+	ms_store *db = NULL;
+
+	if (!p->db || ms_db_pool_get(p->db, &db) != MS_OK)
+		return;
+	ms_metrics_refresh(p, db);
+	ms_db_pool_put(p->db, db);
+}
+
+void ms_metrics_register(ms_plugin *p)
+{
+	OrthancPluginRegisterRefreshMetricsCallback(p->ctx, on_refresh_metrics);
+}

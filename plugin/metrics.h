@@ -10,10 +10,15 @@
  *   medsight_memory_budget_used_bytes, medsight_memory_budget_bytes  volume cache
  *   medsight_gpu_memory_bytes  device memory held by MedSight's Vulkan buffers
  *
+ * Values are refreshed when Prometheus scrapes, every 5 s by a worker and after each job.
  * Thread-safety: any thread, each with its own connection. */
 #pragma once
 #include "plugin/plugin.h"
 #include "storage/store.h"
+
+/* Asks Orthanc to call ms_metrics_refresh (with a pooled connection) before it answers
+ * /tools/metrics-prometheus. Called once from OrthancPluginInitialize. */
+void ms_metrics_register(ms_plugin *p);
 
 /* Reads the queue and the performance summary through db and publishes every metric.
  * Errors are logged; metrics that could not be read keep their previous values. */

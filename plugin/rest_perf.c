@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "ms_ui_js.h"
 #include "plugin/analysis.h"
+#include "plugin/metrics.h"
 #include "plugin/orthanc_io.h"
 #include "storage/perf.h"
 #include "storage/queue.h"
@@ -249,4 +250,5 @@ void ms_rest_perf_register(ms_plugin *p)
 	OrthancPluginRegisterRestCallback(p->ctx, "/medsight/perf/summary", on_summary);
 	OrthancPluginRegisterRestCallback(p->ctx, "/medsight/ui", on_ui);
 	OrthancPluginExtendOrthancExplorer(p->ctx, ms_ui_js[0]);
+	ms_metrics_register(p);
 }

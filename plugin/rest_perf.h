@@ -3,6 +3,6 @@
 #pragma once
 #include "plugin/plugin.h"
 
-/* Registers the routes and extends Orthanc Explorer. Called once from OrthancPluginInitialize
+/* Registers the routes, extends Orthanc Explorer and registers the metrics refresh. Called once from OrthancPluginInitialize
  * (through ms_rest_register). */
 void ms_rest_perf_register(ms_plugin *p);
