@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "plugin/metrics.h"
+#include "plugin/orthanc_jobs.h"
 
 static double mono_s(void)
 {
@@ -96,6 +97,7 @@ void ms_job_timer_add_summary(ms_job_timer *t, const char *summary_json, uint64_
 void ms_job_timer_finish(ms_job_timer *t, ms_plugin *p, ms_store *db, const ms_job *job, ms_status rc,
 			 bool interrupted)
 {
+	ms_orthanc_jobs_ended(job->id);
 	if (interrupted)
 		return;
 	add(t, MS_PERF_TOTAL, (mono_s() - t->run_mono) * 1000.0, 0, 0, t->run_wall);

@@ -35,9 +35,9 @@ void ms_job_timer_lap(ms_job_timer *t, const char *stage, uint64_t voxels, uint6
  * of the enclosing "compute" stage and are dated from its start. */
 void ms_job_timer_add_summary(ms_job_timer *t, const char *summary_json, uint64_t voxels);
 
-/* The job has ended with rc (MS_OK: done, MS_ERR_CANCELLED: cancelled, else failed); adds
- * stage "total" and writes the records with db (the worker's connection), then refreshes the
- * metrics. Nothing is recorded when 'interrupted' (shutdown: the job runs again later).
+/* The job has ended with rc (MS_OK: done, MS_ERR_CANCELLED: cancelled, else failed): frees its
+ * Orthanc Jobs place (ms_orthanc_jobs_ended), adds stage "total" and writes the records with db
+ * (the worker's connection), then refreshes the metrics. Nothing is recorded when 'interrupted' (shutdown: the job runs again later).
  * Failures are logged, never returned: records must not fail a job. */
 void ms_job_timer_finish(ms_job_timer *t, ms_plugin *p, ms_store *db, const ms_job *job, ms_status rc,
 			 bool interrupted);

@@ -267,5 +267,26 @@ class ObservabilityTest(harness.NodeTestCase):
         print("\nMedSight UI screenshot: %s" % shot)
 
 
+class OrthancJobsLimitTest(harness.NodeTestCase):
+    """With ConcurrentJobs = 1 no MedSight job may take Orthanc's only job slot."""
+    MEDSIGHT = {"Rules": []}
+    CONFIG = {"ConcurrentJobs": 1}
+
+    def test_no_mirror_without_spare_slot(self):
+        node = self.node
+        ct = make_series.make_ct_series(os.path.join(self.tmp, "ct"), seed=43, nz=8)
+        node.upload(ct["files"])
+        sid = node.series_id(ct["series_uid"])
+        status, body = node.post("/medsight/series/%s/analyze" % sid, {"Analysis": "histogram"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(node.wait_job_state(body["ID"], timeout=60)["State"], "done")
+        time.sleep(0.5)
+        jobs = node.get_ok("/jobs", {"expand": ""})
+        self.assertEqual([j for j in jobs if j.get("Type") == "MedSight"], [])
+        # Orthanc's own jobs still run (a synchronous anonymization is a job).
+        status, body = node.post("/series/%s/anonymize" % sid, {})
+        self.assertEqual(status, 200, body)
+
+
 if __name__ == "__main__":
     unittest.main()
