@@ -266,6 +266,14 @@ class ObservabilityTest(harness.NodeTestCase):
         self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 1000, shot)
         print("\nMedSight UI screenshot: %s" % shot)
 
+    def test_explorer_in_chromium(self):
+        """Orthanc Explorer runs the extension: home button + summary, series entry with its job count."""
+        dom = self.run_chromium(self.node.base + "/app/explorer.html", "--dump-dom")
+        self.assertRegex(dom, r'<a [^>]*href="\.\./medsight/ui"[^>]*id="medsight-button"')
+        self.assertRegex(dom, r'MedSight: 0 queued, 0 running, 1 done, 1 failed')
+        dom = self.run_chromium(self.node.base + "/app/explorer.html#series?uuid=" + self.sid, "--dump-dom")
+        self.assertIn("MedSight results (1 job)", dom)
+
 
 class OrthancJobsLimitTest(harness.NodeTestCase):
     """With ConcurrentJobs = 1 no MedSight job may take Orthanc's only job slot."""
