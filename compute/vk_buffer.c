@@ -1,5 +1,6 @@
 #include "compute/vk_buffer.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -15,7 +16,11 @@ struct ms_vk_buffer {
 	size_t capacity;    /* size rounded up to 16 bytes, at least 16 */
 	ms_mem kind;
 	void *mapped;       /* HOST only */
+	VkDeviceSize alloc_size; /* bytes of mem, counted in 'allocated' */
 };
+
+/* Bytes of every live buffer's memory, for the medsight_gpu_memory_bytes metric. */
+static atomic_ullong allocated;
 
 ms_status ms_vk_buffer_create(ms_vk_context *c, size_t n, ms_mem kind, ms_vk_buffer **out)
 {
@@ -69,6 +74,8 @@ ms_status ms_vk_buffer_create(ms_vk_context *c, size_t n, ms_mem kind, ms_vk_buf
 	rc = ms_vk_status(vkAllocateMemory(dev, &ai, NULL, &b->mem), "vkAllocateMemory");
 	if (rc != MS_OK)
 		goto out_destroy;
+	b->alloc_size = req.size;
+	atomic_fetch_add(&allocated, (unsigned long long)req.size);
 	rc = ms_vk_status(vkBindBufferMemory(dev, b->buf, b->mem, 0), "vkBindBufferMemory");
 	if (rc != MS_OK)
 		goto out_destroy;
@@ -95,8 +102,10 @@ void ms_vk_buffer_destroy(ms_vk_buffer *b)
 		vkUnmapMemory(dev, b->mem);
 	if (b->buf)
 		vkDestroyBuffer(dev, b->buf, NULL);
-	if (b->mem)
+	if (b->mem) {
 		vkFreeMemory(dev, b->mem, NULL);
+		atomic_fetch_sub(&allocated, (unsigned long long)b->alloc_size);
+	}
 	ms_free(b);
 }
 
@@ -214,4 +223,9 @@ VkBuffer ms_vk_buffer_handle(const ms_vk_buffer *b)
 size_t ms_vk_buffer_capacity(const ms_vk_buffer *b)
 {
 	return b->capacity;
+}
+
+uint64_t ms_vk_buffer_allocated_bytes(void)
+{
+	return atomic_load(&allocated);
 }

@@ -50,6 +50,10 @@ size_t ms_vk_buffer_size(const ms_vk_buffer *b);
 /* Frees the buffer; NULL is a no-op. The GPU must be done with it (runs are synchronous). */
 void ms_vk_buffer_destroy(ms_vk_buffer *b);
 
+/* Bytes of device memory held by all live buffers of the process (every context), for
+ * monitoring. Thread-safe. */
+uint64_t ms_vk_buffer_allocated_bytes(void);
+
 /* ---- Internal to compute/vk_*.c. ---------------------------------------------------------- */
 VkBuffer ms_vk_buffer_handle(const ms_vk_buffer *b);
 size_t ms_vk_buffer_capacity(const ms_vk_buffer *b); /* allocated bytes (size rounded up) */

@@ -6,6 +6,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "plugin/metrics.h"
 #include "plugin/plugin.h"
 #include "plugin/rest.h"
 #include "plugin/worker.h"
@@ -164,6 +165,7 @@ ORTHANC_PLUGINS_API int32_t OrthancPluginInitialize(OrthancPluginContext *ctx)
 	if (rc != MS_OK)
 		goto out_fail;
 	int requeued = 0;
+	ms_metrics_prune(&plugin, db); /* performance records past PerfRetentionDays */
 	rc = ms_queue_recover(db, plugin.config.max_attempts, &requeued);
 	ms_db_pool_put(plugin.db, db);
 	if (rc != MS_OK)

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "plugin/analysis.h"
 #include "plugin/orthanc_io.h"
+#include "plugin/rest_perf.h"
 #include "plugin/worker.h"
 #include "storage/queue.h"
 
@@ -399,4 +400,5 @@ void ms_rest_register(ms_plugin *p)
 	OrthancPluginRegisterRestCallback(p->ctx, "/medsight/jobs/([^/]+)", on_job);
 	OrthancPluginRegisterRestCallback(p->ctx, "/medsight/jobs/([^/]+)/retry", on_retry);
 	OrthancPluginRegisterRestCallback(p->ctx, "/medsight/series/([^/]+)/analyze", on_analyze);
+	ms_rest_perf_register(p); /* /medsight/perf, /medsight/perf/summary, /medsight/ui, Explorer */
 }

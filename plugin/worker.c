@@ -9,6 +9,9 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "plugin/analysis.h"
+#include "plugin/job_timer.h"
+#include "plugin/metrics.h"
+#include "plugin/orthanc_jobs.h"
 #include "plugin/orthanc_io.h"
 #include "plugin/series_loader.h"
 #include "storage/inbox.h"
@@ -196,6 +199,15 @@ static ms_status store_results(ms_plugin *p, const ms_analysis_output *out, ms_s
 	return MS_OK;
 }
 
+/* Bytes of the DICOM objects an analysis produced (for the "store" performance record). */
+static uint64_t result_bytes(const ms_analysis_output *out)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < out->n_objects; i++)
+		n += out->objects[i].size;
+	return n;
+}
+
 static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 {
 	ms_plugin *p = w->plugin;
@@ -206,7 +218,10 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	ms_analysis_output out = { 0 };
 	ms_strbuf result;
 	ms_status rc;
+	ms_job_timer timer;
 
+	ms_job_timer_start(&timer, job); /* perf: queue_wait */
+	ms_orthanc_jobs_submit(p, job);  /* visible in Orthanc's Jobs page */
 	ms_strbuf_init(&result);
 	ms_strbuf_init(&out.summary);
 	ms_log_info("job %lld: %s of series %s (%s, attempt %d)", (long long)job->id, job->analysis, job->series_id,
@@ -222,10 +237,15 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	rc = ms_series_load(p, job->series_id, &load_hooks, &vol, &info, err, sizeof(err));
 	if (rc != MS_OK)
 		goto out_finish;
+	ms_job_timer_lap(&timer, MS_PERF_DECODE, ms_volume_count(vol), ms_volume_count(vol) * sizeof(float));
 	ms_queue_progress(db, job->id, 0.5);
 	rc = a->run(p, vol, &info, &load_hooks, &out, err, sizeof(err));
-	if (rc == MS_OK)
+	ms_job_timer_lap(&timer, MS_PERF_COMPUTE, ms_volume_count(vol), 0);
+	ms_job_timer_add_summary(&timer, out.summary.data, ms_volume_count(vol));
+	if (rc == MS_OK) {
 		rc = store_results(p, &out, &result, err, sizeof(err));
+		ms_job_timer_lap(&timer, MS_PERF_STORE, 0, result_bytes(&out));
+	}
 out_finish:
 	if (vol)
 		ms_volume_cache_release(p->cache, vol);
@@ -246,6 +266,7 @@ out_finish:
 		ms_queue_fail(db, job->id, err);
 		ms_log_warning("job %lld failed: %s", (long long)job->id, err);
 	}
+	ms_job_timer_finish(&timer, p, db, job, rc, atomic_load(&w->stop) && rc == MS_ERR_CANCELLED);
 	ms_strbuf_free(&result);
 	ms_analysis_output_clear(&out);
 }
@@ -266,6 +287,7 @@ static void *worker_main(void *arg)
 		bool busy = false;
 		if (self->index == 0) {
 			raise_orphans(w, db);
+			ms_metrics_tick(w->plugin, db); /* Prometheus refresh, daily perf retention */
 			while (!atomic_load(&w->stop) && process_event(w, db))
 				busy = true;
 		}

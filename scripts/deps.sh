@@ -12,7 +12,7 @@ packages=(
   curl ca-certificates python3
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(dicom3tools python3 python3-pydicom python3-numpy valgrind)
+  packages+=(dicom3tools python3 python3-pydicom python3-numpy valgrind chromium)  # chromium: headless UI test
 fi
 
 missing=()
