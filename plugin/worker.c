@@ -243,8 +243,11 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	ms_job_timer_lap(&timer, MS_PERF_COMPUTE, ms_volume_count(vol), 0);
 	ms_job_timer_add_summary(&timer, out.summary.data, ms_volume_count(vol));
 	/* A cancel that arrived during the analysis wins: its results are not stored. */
-	if (rc == MS_OK && (jr.last_check = 0, job_cancelled(&jr)))
-		rc = MS_ERR_CANCELLED;
+	if (rc == MS_OK) {
+		jr.last_check = 0; /* look at the flag now, not at the throttled pace */
+		if (job_cancelled(&jr))
+			rc = MS_ERR_CANCELLED;
+	}
 	if (rc == MS_OK) {
 		rc = store_results(p, &out, &result, err, sizeof(err));
 		ms_job_timer_lap(&timer, MS_PERF_STORE, 0, result_bytes(&out));
