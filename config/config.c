@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -32,10 +34,11 @@ typedef struct {
 	const char *name;
 	opt_type type;
 	double def;          /* OPT_BOOL (0/1), OPT_INT, OPT_NUMBER */
-	const char *def_str; /* OPT_STRING */
+	const char *def_str; /* OPT_STRING; NULL = optional, the field stays NULL when absent */
 	double min, max;     /* OPT_INT, OPT_NUMBER: inclusive range */
 	bool min_exclusive;  /* OPT_NUMBER: value must be > min */
 	bool nonempty;       /* OPT_STRING */
+	bool secret;         /* OPT_STRING: never shown in messages (passwords, tokens) */
 	const char *allowed; /* OPT_STRING: what to write, for messages */
 	const char *const *choices; /* OPT_CHOICE: allowed strings (case-insensitive), stored as the
 				       index (int); def is the default index */
@@ -102,6 +105,26 @@ static const option calcium_options[] = {
 	{ .name = "ROI", .type = OPT_CHOICE, .def = 0, .choices = calcium_rois, .offset = CAC(roi) },
 };
 
+#define FWD(field) offsetof(ms_forward_dest, field)
+/* Url and Name are checked further in load_forward_dest; the secrets never appear in messages. */
+static const option forward_options[] = {
+	{ .name = "Url", .type = OPT_STRING, .nonempty = true,
+	  .allowed = "the DICOMweb root, e.g. \"http://pacs:8042/dicom-web\"", .offset = FWD(url) },
+	{ .name = "Name", .type = OPT_STRING, .nonempty = true, .allowed = "a short name for logs and REST",
+	  .offset = FWD(name) },
+	{ .name = "Username", .type = OPT_STRING, .nonempty = true, .allowed = "the HTTP basic user name",
+	  .offset = FWD(username) },
+	{ .name = "Password", .type = OPT_STRING, .nonempty = true, .secret = true,
+	  .allowed = "the HTTP basic password", .offset = FWD(password) },
+	{ .name = "BearerToken", .type = OPT_STRING, .nonempty = true, .secret = true,
+	  .allowed = "an OAuth 2 bearer token", .offset = FWD(bearer_token) },
+	{ .name = "VerifyPeer", .type = OPT_BOOL, .def = 1, .offset = FWD(verify_peer) },
+	{ .name = "CACertificate", .type = OPT_STRING, .nonempty = true,
+	  .allowed = "the path of a PEM file of trusted CA certificates", .offset = FWD(ca_certificate) },
+	{ .name = "TimeoutSeconds", .type = OPT_INT, .def = 60, .min = 1, .max = 3600, .offset = FWD(timeout_s) },
+	{ .name = "MaxAttempts", .type = OPT_INT, .def = 20, .min = 1, .max = 1000, .offset = FWD(max_attempts) },
+};
+
 /* Orthanc's own top-level key that MedSight reads (never rejects other top-level keys). */
 static const option orthanc_options[] = {
 	{ .name = "StableAge", .type = OPT_INT, .def = 60, .min = 0, .max = INT_MAX, .offset = CFG(stable_age_s) },
@@ -133,6 +156,20 @@ static ms_status fail(ctx *x, const char *fmt, ...)
 	return MS_ERR_CONFIG;
 }
 
+/* A C string as describe() shows it: quoted, cut at 60 bytes (never inside a UTF-8
+ * sequence), control characters replaced so that the log line stays one line. */
+static const char *describe_text(const char *s, char *buf, size_t size)
+{
+	size_t n = strlen(s), cut = n > 60 ? 60 : n;
+	while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+		cut--;
+	snprintf(buf, size, "\"%.*s%s\"", (int)cut, s, cut < n ? "..." : "");
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = '?';
+	return buf;
+}
+
 /* Writes a short rendering of a bad value into buf, without allocating (error paths must not
  * fail for want of memory): strings quoted and cut at 60 bytes, containers named. */
 static const char *describe(const ms_json *v, char *buf, size_t size)
@@ -159,17 +196,8 @@ static const char *describe(const ms_json *v, char *buf, size_t size)
 		}
 		return buf;
 	}
-	case MS_JSON_STRING: {
-		const char *s = ms_json_string(v);
-		size_t n = strlen(s), cut = n > 60 ? 60 : n;
-		while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-			cut--; /* never split a UTF-8 sequence */
-		snprintf(buf, size, "\"%.*s%s\"", (int)cut, s, cut < n ? "..." : "");
-		for (char *p = buf; *p; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = '?'; /* keep the log line on one line */
-		return buf;
-	}
+	case MS_JSON_STRING:
+		return describe_text(ms_json_string(v), buf, size);
 	}
 	return "?";
 }
@@ -270,10 +298,12 @@ static ms_status apply_option(const option *o, const ms_json *v, const char *pat
 		return MS_OK;
 	}
 	case OPT_STRING: {
+		if (!v && !o->def_str)
+			return MS_OK;
 		const char *s = v ? ms_json_string(v) : o->def_str;
 		if (!s)
 			return fail(x, "%s: expected a string (%s), got %s", path, o->allowed,
-				    describe(v, vbuf, sizeof(vbuf)));
+				    o->secret ? type_noun(ms_json_type_of(v)) : describe(v, vbuf, sizeof(vbuf)));
 		if (o->nonempty && !*s)
 			return fail(x, "%s: \"\" is not allowed (use %s)", path, o->allowed);
 		char *copy = ms_strdup(s);
@@ -384,18 +414,132 @@ static ms_status load_analysis_params(const ms_json *v, const char *path, ms_con
 	return MS_OK;
 }
 
-/* Forward: DICOMweb destinations, validated in full by the forwarding module later. */
+/* Checks the Url of a destination (scheme, host, port; no credentials, query or fragment), drops
+ * trailing slashes and, when Name is absent, names the destination after the host. The value is
+ * not shown when it contains credentials, so that they do not reach the log. */
+static ms_status check_url(ms_forward_dest *d, const char *path, ctx *x)
+{
+	char vbuf[96];
+	char *u = d->url;
+	const char *host;
+	size_t host_len;
+
+	for (const char *c = u; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return fail(x, "%s.Url: must not contain spaces or control characters", path);
+	if (strncasecmp(u, "http://", 7) == 0)
+		host = u + 7;
+	else if (strncasecmp(u, "https://", 8) == 0)
+		host = u + 8;
+	else
+		return fail(x, "%s.Url: %s must start with http:// or https://", path,
+			    describe_text(u, vbuf, sizeof(vbuf)));
+	size_t authority = strcspn(host, "/?#");
+	if (memchr(host, '@', authority))
+		return fail(x, "%s.Url: must not contain credentials (user@host); use Username and Password, or "
+			       "BearerToken",
+			    path);
+	if (strpbrk(host, "?#"))
+		return fail(x, "%s.Url: %s must not contain a query or fragment ('?', '#')", path,
+			    describe_text(u, vbuf, sizeof(vbuf)));
+	const char *port = NULL;
+	if (host[0] == '[') { /* IPv6 literal */
+		const char *end = memchr(host, ']', authority);
+		if (!end || end == host + 1)
+			return fail(x, "%s.Url: %s has an unterminated IPv6 address", path,
+				    describe_text(u, vbuf, sizeof(vbuf)));
+		host_len = (size_t)(end - host) + 1;
+		if (host_len < authority && host[host_len] != ':')
+			return fail(x, "%s.Url: %s has text after the IPv6 address", path,
+				    describe_text(u, vbuf, sizeof(vbuf)));
+	} else {
+		host_len = strcspn(host, ":/");
+		if (host_len > authority)
+			host_len = authority;
+	}
+	if (host_len < authority)
+		port = host + host_len + 1;
+	if (!host_len)
+		return fail(x, "%s.Url: %s has no host", path, describe_text(u, vbuf, sizeof(vbuf)));
+	if (port) {
+		size_t digits = (size_t)(host + authority - port);
+		long value = 0;
+		for (size_t i = 0; i < digits && value <= 65535; i++)
+			value = port[i] >= '0' && port[i] <= '9' ? value * 10 + (port[i] - '0') : 65536;
+		if (!digits || value < 1 || value > 65535)
+			return fail(x, "%s.Url: %s has a bad port (allowed 1 to 65535)", path,
+				    describe_text(u, vbuf, sizeof(vbuf)));
+	}
+	size_t n = strlen(u);
+	while (n > (size_t)(host - u) + authority && u[n - 1] == '/')
+		u[--n] = '\0'; /* "<Url>/studies" must not become "//studies" */
+	if (!d->name) {
+		d->name = ms_strndup(host, host_len);
+		if (!d->name)
+			return MS_ERR_NOMEM;
+	}
+	return MS_OK;
+}
+
+static ms_status load_forward_dest(const ms_json *v, const char *path, ms_forward_dest *d, ctx *x)
+{
+	const char *names[ARRAY_LEN(forward_options)];
+	ms_status rc;
+
+	rc = check_keys(v, path, "key", names, table_names(forward_options, ARRAY_LEN(forward_options), names), x);
+	if (rc == MS_OK)
+		rc = apply_table(forward_options, ARRAY_LEN(forward_options), v, path, d, NULL, x);
+	if (rc != MS_OK)
+		return rc;
+	if (!d->url)
+		return fail(x, "%s: missing required key Url (the DICOMweb root, e.g. \"http://pacs:8042/dicom-web\")",
+			    path);
+	rc = check_url(d, path, x);
+	if (rc != MS_OK)
+		return rc;
+	if (!d->username != !d->password)
+		return fail(x, "%s: Username and Password go together (HTTP basic authentication); %s is missing",
+			    path, d->username ? "Password" : "Username");
+	if (d->bearer_token && d->username)
+		return fail(x, "%s: use either Username/Password or BearerToken, not both", path);
+	if (d->ca_certificate && access(d->ca_certificate, R_OK) != 0) {
+		char vbuf[96];
+		return fail(x, "%s.CACertificate: cannot read %s: %s", path,
+			    describe_text(d->ca_certificate, vbuf, sizeof(vbuf)), strerror(errno));
+	}
+	return MS_OK;
+}
+
+/* Forward: DICOMweb destinations (plugin/forward.c sends to them). Names key the outbox rows,
+ * so they must be distinct. */
 static ms_status load_forward(const ms_json *v, const char *path, ms_config *c, ctx *x)
 {
 	char vbuf[96];
 
-	(void)c;
 	if (v && ms_json_type_of(v) != MS_JSON_ARRAY)
 		return fail(x, "%s: expected an array of objects, got %s", path, describe(v, vbuf, sizeof(vbuf)));
-	for (size_t i = 0; i < ms_json_size(v); i++)
-		if (ms_json_type_of(ms_json_at(v, i)) != MS_JSON_OBJECT)
-			return fail(x, "%s[%zu]: expected an object (a DICOMweb server), got %s", path, i,
-				    describe(ms_json_at(v, i), vbuf, sizeof(vbuf)));
+	if (!ms_json_size(v))
+		return MS_OK;
+	c->forward = ms_calloc(ms_json_size(v), sizeof(*c->forward));
+	if (!c->forward)
+		return MS_ERR_NOMEM;
+	for (size_t i = 0; i < ms_json_size(v); i++) {
+		const ms_json *item = ms_json_at(v, i);
+		char dpath[96];
+		snprintf(dpath, sizeof(dpath), "%s[%zu]", path, i);
+		if (ms_json_type_of(item) != MS_JSON_OBJECT)
+			return fail(x, "%s: expected an object (a DICOMweb server), got %s", dpath,
+				    describe(item, vbuf, sizeof(vbuf)));
+		c->n_forward++; /* zeroed by calloc: safe to free even if loading stops half way */
+		ms_status rc = load_forward_dest(item, dpath, &c->forward[i], x);
+		if (rc != MS_OK)
+			return rc;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(c->forward[k].name, c->forward[i].name) == 0)
+				return fail(x, "%s.Name: %s is already the name of %s[%zu] (give each destination its "
+					       "own Name)",
+					    dpath, describe_text(c->forward[i].name, vbuf, sizeof(vbuf)), path, k);
+	}
 	return MS_OK;
 }
 
@@ -555,6 +699,7 @@ static void log_applied(const ms_config *c)
 			  c->calcium.min_area_mm2, c->calcium.min_pixels, c->calcium.kvp_adjust ? "true" : "false",
 			  calcium_volume_methods[c->calcium.volume_method], c->calcium.mass_calibration,
 			  c->calcium.max_hu, calcium_rois[c->calcium.roi], c->n_rules);
+	ms_strbuf_appendf(&b, " Forward=%zu", c->n_forward);
 	if (!b.failed)
 		ms_log_info("%s", b.data);
 	ms_strbuf_free(&b);
@@ -566,6 +711,18 @@ static void log_applied(const ms_config *c)
 					  r->match[m].glob);
 		if (!r->n_match)
 			ms_strbuf_append(&b, " any series");
+		if (!b.failed)
+			ms_log_info("%s", b.data);
+		ms_strbuf_free(&b);
+	}
+	for (size_t i = 0; i < c->n_forward; i++) {
+		const ms_forward_dest *d = &c->forward[i];
+		/* Secrets are only said to be set. */
+		ms_strbuf_appendf(&b, "forward destination %zu: Name=%s Url=%s%s%s VerifyPeer=%s CACertificate=%s "
+				      "TimeoutSeconds=%d MaxAttempts=%d",
+				  i, d->name, d->url, d->username ? " Username=*** Password=***" : "",
+				  d->bearer_token ? " BearerToken=***" : "", d->verify_peer ? "true" : "false",
+				  d->ca_certificate ? d->ca_certificate : "(system)", d->timeout_s, d->max_attempts);
 		if (!b.failed)
 			ms_log_info("%s", b.data);
 		ms_strbuf_free(&b);
@@ -644,6 +801,16 @@ void ms_config_free(ms_config *c)
 		ms_free(c->rules[i].analysis);
 	}
 	ms_free(c->rules);
+	for (size_t i = 0; i < c->n_forward; i++) {
+		ms_forward_dest *d = &c->forward[i];
+		ms_free(d->name);
+		ms_free(d->url);
+		ms_free(d->username);
+		ms_free(d->password);
+		ms_free(d->bearer_token);
+		ms_free(d->ca_certificate);
+	}
+	ms_free(c->forward);
 	ms_free(c->database);
 	ms_free(c->device);
 	memset(c, 0, sizeof(*c));
@@ -666,6 +833,14 @@ int ms_config_priority_parse(const char *name)
 		if (strcasecmp(name, priorities[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+const ms_forward_dest *ms_config_forward_find(const ms_config *c, const char *name)
+{
+	for (size_t i = 0; c && name && i < c->n_forward; i++)
+		if (strcmp(c->forward[i].name, name) == 0)
+			return &c->forward[i];
+	return NULL;
 }
 
 bool ms_config_analysis_known(const char *name)

@@ -34,6 +34,20 @@ typedef struct {
 	ms_rule_match *match; /* n_match entries; owned */
 } ms_rule;
 
+/* One entry of MedSight.Forward: a DICOMweb server that receives every stored result (STOW-RS).
+ * username/password/bearer_token are secrets: never log them. */
+typedef struct {
+	char *name;           /* Name, default the host of url; unique among destinations; owned */
+	char *url;            /* DICOMweb root, "http(s)://host[:port][/path]" without trailing '/'; owned */
+	char *username;       /* HTTP basic auth; NULL, or set together with password; owned */
+	char *password;       /* owned */
+	char *bearer_token;   /* "Authorization: Bearer ..."; NULL, exclusive with basic auth; owned */
+	bool verify_peer;     /* check the server's TLS certificate and host name */
+	char *ca_certificate; /* PEM bundle that replaces the system CAs; NULL = system; owned */
+	int timeout_s;        /* whole request, 1..3600 */
+	int max_attempts;     /* tries before a row is failed, 1..1000 */
+} ms_forward_dest;
+
 typedef struct {
 	bool enable;             /* MedSight.Enable: false = the plugin loads but does nothing */
 	char *database;          /* resolved SQLite path (never ""); owned */
@@ -46,6 +60,8 @@ typedef struct {
 	int stable_age_s;        /* Orthanc's top-level StableAge (seconds) */
 	ms_rule *rules;          /* MedSight.Rules in file order; owned */
 	size_t n_rules;
+	ms_forward_dest *forward; /* MedSight.Forward in file order; owned */
+	size_t n_forward;
 	struct {
 		double bin_width; /* HU per bin, (0, 1000] */
 		double min, max;  /* histogram range, min < max, at most 65536 bins */
@@ -76,6 +92,9 @@ typedef struct {
  * MS_ERR_NOMEM if an allocation failed; MS_ERR_ARG for NULL orthanc_json/out. On failure *out is
  * zeroed (owning nothing). err may be NULL. */
 ms_status ms_config_load(const char *orthanc_json, ms_config *out, char *err, size_t errlen);
+
+/* Destination named name (exact), or NULL. Borrowed from c. */
+const ms_forward_dest *ms_config_forward_find(const ms_config *c, const char *name);
 
 /* Frees what c owns and zeroes it, so calling it twice is harmless. NULL c is a no-op. */
 void ms_config_free(ms_config *c);

@@ -6,6 +6,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "plugin/forward.h"
 #include "plugin/metrics.h"
 #include "plugin/plugin.h"
 #include "plugin/rest.h"
@@ -66,12 +67,16 @@ static OrthancPluginErrorCode on_change(OrthancPluginChangeType change, OrthancP
 
 	switch (change) {
 	case OrthancPluginChangeType_OrthancStarted:
+		if (!plugin.forwarder && ms_forward_start(&plugin, &plugin.forwarder) != MS_OK)
+			ms_log_error("the forwarding thread could not start; results stay in the outbox");
 		if (!plugin.workers && ms_workers_start(&plugin, &plugin.workers) != MS_OK)
 			ms_log_error("workers could not start; jobs stay queued");
 		return OrthancPluginErrorCode_Success;
 	case OrthancPluginChangeType_OrthancStopped:
 		ms_workers_stop(plugin.workers);
 		plugin.workers = NULL;
+		ms_forward_stop(plugin.forwarder); /* after the workers, which queue forwards */
+		plugin.forwarder = NULL;
 		return OrthancPluginErrorCode_Success;
 	case OrthancPluginChangeType_NewSeries:
 	case OrthancPluginChangeType_StableSeries:
@@ -102,6 +107,9 @@ static void release_all(void)
 {
 	ms_workers_stop(plugin.workers);
 	plugin.workers = NULL;
+	ms_forward_stop(plugin.forwarder);
+	plugin.forwarder = NULL;
+	ms_forward_cleanup();
 	ms_db_pool_destroy(plugin.db);
 	plugin.db = NULL;
 	ms_volume_cache_destroy(plugin.cache);
@@ -167,6 +175,8 @@ ORTHANC_PLUGINS_API int32_t OrthancPluginInitialize(OrthancPluginContext *ctx)
 	int requeued = 0;
 	ms_metrics_prune(&plugin, db); /* performance records past PerfRetentionDays */
 	rc = ms_queue_recover(db, plugin.config.max_attempts, &requeued);
+	if (rc == MS_OK)
+		rc = ms_forward_init(db);
 	ms_db_pool_put(plugin.db, db);
 	if (rc != MS_OK)
 		goto out_fail;

@@ -8,6 +8,7 @@
 #include "plugin/db_pool.h"
 
 typedef struct ms_workers ms_workers;
+typedef struct ms_forwarder ms_forwarder;
 
 typedef struct {
 	OrthancPluginContext *ctx;
@@ -16,6 +17,7 @@ typedef struct {
 	ms_volume_cache *cache;  /* study-grouped volumes under MemoryBudgetMB */
 	ms_db_pool *db;          /* SQLite connections for REST and callback threads */
 	ms_workers *workers;     /* running between OrthancStarted and OrthancStopped */
+	ms_forwarder *forwarder; /* STOW-RS thread (plugin/forward.h), same lifetime as workers */
 } ms_plugin;
 
 /* The single plugin instance; valid between OrthancPluginInitialize and OrthancPluginFinalize. */

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "plugin/analysis.h"
+#include "plugin/forward.h"
 #include "plugin/orthanc_io.h"
 #include "plugin/rest_perf.h"
 #include "plugin/worker.h"
@@ -97,6 +98,7 @@ static void append_job(ms_strbuf *b, const ms_job *j)
 			  j->cancel_requested ? "true" : "false");
 	ms_strbuf_append_json_string(b, j->error);
 	append_result(b, j->result);
+	ms_forward_append_job(ms_plugin_get(), j->id, b);
 	append_time(b, "CreatedAt", j->created);
 	append_time(b, "StartedAt", j->started);
 	append_time(b, "FinishedAt", j->finished);
@@ -401,4 +403,5 @@ void ms_rest_register(ms_plugin *p)
 	OrthancPluginRegisterRestCallback(p->ctx, "/medsight/jobs/([^/]+)/retry", on_retry);
 	OrthancPluginRegisterRestCallback(p->ctx, "/medsight/series/([^/]+)/analyze", on_analyze);
 	ms_rest_perf_register(p); /* /medsight/perf, /medsight/perf/summary, /medsight/ui, Explorer */
+	ms_forward_register_rest(p);
 }

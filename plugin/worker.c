@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "plugin/analysis.h"
+#include "plugin/forward.h"
 #include "plugin/job_timer.h"
 #include "plugin/metrics.h"
 #include "plugin/orthanc_jobs.h"
@@ -175,9 +176,11 @@ static void job_progress(void *arg, double f)
 	}
 }
 
-/* Stores the analysis' DICOM objects and writes the job record {"Instances": [...], "Result": {...}}. */
-static ms_status store_results(ms_plugin *p, const ms_analysis_output *out, ms_strbuf *record, char *err,
-			       size_t errlen)
+/* Stores the analysis' DICOM objects, queues each for the MedSight.Forward servers (before the
+ * job is done, so a crash in between re-runs the job rather than losing a forward), and writes
+ * the job record {"Instances": [...], "Result": {...}}. */
+static ms_status store_results(ms_plugin *p, ms_store *db, int64_t job_id, const ms_analysis_output *out,
+			       ms_strbuf *record, char *err, size_t errlen)
 {
 	ms_strbuf_append(record, "{\"Instances\": [");
 	for (size_t i = 0; i < out->n_objects; i++) {
@@ -186,6 +189,12 @@ static ms_status store_results(ms_plugin *p, const ms_analysis_output *out, ms_s
 						      out->objects[i].sop_uid, id, err, errlen);
 		if (rc != MS_OK)
 			return rc;
+		rc = ms_forward_enqueue(p, db, job_id, id);
+		if (rc != MS_OK) {
+			snprintf(err, errlen, "stored %s but could not queue it for forwarding (%s)", id,
+				 ms_status_name(rc));
+			return rc;
+		}
 		ms_strbuf_append(record, i ? ", " : "");
 		ms_strbuf_append_json_string(record, id);
 	}
@@ -249,7 +258,7 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 			rc = MS_ERR_CANCELLED;
 	}
 	if (rc == MS_OK) {
-		rc = store_results(p, &out, &result, err, sizeof(err));
+		rc = store_results(p, db, job->id, &out, &result, err, sizeof(err));
 		ms_job_timer_lap(&timer, MS_PERF_STORE, 0, result_bytes(&out));
 	}
 out_finish:

@@ -93,6 +93,16 @@ def json_value(item, tag):
     return v[0] if v else None
 
 
+def written_spacing(info):
+    """(dx, dy, dz) in mm as the series' files state them (PixelSpacing is
+    written with 6 significant digits, so it can differ from the float the
+    phantom was built with); dz from the first two ImagePositionPatient."""
+    ds = pydicom.dcmread(info["files"][0], stop_before_pixels=True)
+    dy, dx = (float(v) for v in ds.PixelSpacing)
+    p = np.asarray(info["positions"][:2], dtype=np.float64)
+    return dx, dy, float(np.linalg.norm(p[1] - p[0]))
+
+
 # -- external tools ----------------------------------------------------------
 
 def _run(cmd, data, suffix=".dcm"):

@@ -344,7 +344,7 @@ class CalciumTest(CalciumCase):
 
     def reference(self, name, **kw):
         info = self.series[name]
-        return reference_score(info["hu"], info["spacing"], c=C_MASS, **kw)
+        return reference_score(info["hu"], dc.written_spacing(info), c=C_MASS, **kw)
 
     def test_t1_three_slices(self):
         job = self.done_job("t1")
@@ -511,7 +511,7 @@ class CalciumCanonTest(CalciumCase):
         self.assertEqual(r["Category"], "1-10")
         self.assertIn("canon", str(r["Parameters"]).lower())
         info = self.series["t3"]
-        ref = reference_score(info["hu"], info["spacing"], min_px=3)
+        ref = reference_score(info["hu"], dc.written_spacing(info), min_px=3)
         pairs = self.assertMatchesReference(r, ref, info)
         self.check_objects("t3", job, pairs)
 
@@ -542,7 +542,7 @@ class CalciumHeartRoiTest(CalciumCase):
         self.assertResultShape(r)
         lesion = info["phantom"]["lesion"]
         # Reference restricted to the known coronary lesion's voxels.
-        ref = reference_score(info["hu"], info["spacing"], roi=lesion)
+        ref = reference_score(info["hu"], dc.written_spacing(info), roi=lesion)
         self.assertEqual(ref["LesionCount"], 1)
         self.assertClose(ref["Agatston"], 2 * 4 * 3.125 ** 2 * 3, "reference")
         pairs = self.assertMatchesReference(r, ref, info)

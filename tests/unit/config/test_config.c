@@ -10,8 +10,9 @@
 
 /* ---- log capture ----------------------------------------------------------------------- */
 
-static char last_info[4096], last_error[1024];
+static char last_info[4096], last_error[1024], all_info[8192];
 static int n_info, n_error;
+static bool capture_all; /* append every info line to all_info */
 
 static void capture(ms_log_level level, const char *message)
 {
@@ -19,8 +20,12 @@ static void capture(ms_log_level level, const char *message)
 		snprintf(last_error, sizeof(last_error), "%s", message);
 		n_error++;
 	} else if (level == MS_LOG_INFO) {
+		if (capture_all) {
+			size_t used = strlen(all_info);
+			snprintf(all_info + used, sizeof(all_info) - used, "%s\n", message);
+		}
 		/* keep the first info line of a load: the summary */
-		if (!strstr(message, "rule "))
+		if (!strstr(message, "rule ") && !strstr(message, "forward destination "))
 			snprintf(last_info, sizeof(last_info), "%s", message);
 		n_info++;
 	}
@@ -310,12 +315,177 @@ static void test_sections(void)
 	}
 
 	CHECK_EQ_INT(load_section("{\"Forward\":[]}", &c, NULL, 0), MS_OK);
-	ms_config_free(&c);
-	CHECK_EQ_INT(load_section("{\"Forward\":[{\"Url\":\"http://x\"},{}]}", &c, NULL, 0), MS_OK);
+	CHECK_EQ_INT(c.n_forward, 0);
+	CHECK(c.forward == NULL);
 	ms_config_free(&c);
 	expect_error("{\"Forward\":{}}", "MedSight.Forward: expected an array of objects, got an object");
-	expect_error("{\"Forward\":[{},\"http://x\"]}",
+	expect_error("{\"Forward\":[{\"Url\":\"http://x\"},\"http://x\"]}",
 		     "MedSight.Forward[1]: expected an object (a DICOMweb server), got \"http://x\"");
+}
+
+static void test_forward(void)
+{
+	ms_config c;
+	char err[512];
+
+	/* Defaults; Name from the host; trailing slashes dropped. */
+	CHECK_EQ_INT(load_section("{\"Forward\":[{\"Url\":\"http://pacs.example:8042/dicom-web//\"},"
+				  "{\"Url\":\"HTTPS://[::1]/\",\"Name\":\"local\",\"VerifyPeer\":false,"
+				  "\"TimeoutSeconds\":1,\"MaxAttempts\":1000,\"BearerToken\":\"tok\"},"
+				  "{\"Url\":\"http://10.0.0.1\",\"Username\":\"u\",\"Password\":\"p\","
+				  "\"TimeoutSeconds\":3600,\"MaxAttempts\":1}]}",
+				  &c, err, sizeof(err)),
+		     MS_OK);
+	CHECK_EQ_INT(c.n_forward, 3);
+	if (c.n_forward == 3) {
+		const ms_forward_dest *d = &c.forward[0];
+		CHECK_STR(d->name, "pacs.example");
+		CHECK_STR(d->url, "http://pacs.example:8042/dicom-web");
+		CHECK(d->username == NULL && d->password == NULL && d->bearer_token == NULL);
+		CHECK(d->ca_certificate == NULL);
+		CHECK(d->verify_peer);
+		CHECK_EQ_INT(d->timeout_s, 60);
+		CHECK_EQ_INT(d->max_attempts, 20);
+		d = &c.forward[1];
+		CHECK_STR(d->name, "local");
+		CHECK_STR(d->url, "HTTPS://[::1]");
+		CHECK(!d->verify_peer);
+		CHECK_STR(d->bearer_token, "tok");
+		CHECK_EQ_INT(d->timeout_s, 1);
+		CHECK_EQ_INT(d->max_attempts, 1000);
+		d = &c.forward[2];
+		CHECK_STR(d->name, "10.0.0.1");
+		CHECK_STR(d->url, "http://10.0.0.1");
+		CHECK_STR(d->username, "u");
+		CHECK_STR(d->password, "p");
+		CHECK_EQ_INT(d->max_attempts, 1);
+		CHECK(ms_config_forward_find(&c, "local") == &c.forward[1]);
+		CHECK(ms_config_forward_find(&c, "LOCAL") == NULL);
+		CHECK(ms_config_forward_find(&c, NULL) == NULL);
+	}
+	ms_config_free(&c);
+	CHECK(ms_config_forward_find(NULL, "x") == NULL);
+
+	/* Secrets are never logged, neither when applied nor in an error. */
+	n_info = 0;
+	capture_all = true;
+	all_info[0] = '\0';
+	CHECK_EQ_INT(load_section("{\"Forward\":[{\"Url\":\"https://h/dw\",\"Username\":\"alice\","
+				  "\"Password\":\"s3cret-pw\"},{\"Url\":\"https://g\",\"BearerToken\":\"t0ken-xyz\","
+				  "\"CACertificate\":\"/dev/null\"}]}",
+				  &c, err, sizeof(err)),
+		     MS_OK);
+	capture_all = false;
+	CHECK_STR(c.forward[1].ca_certificate, "/dev/null");
+	CHECK(strstr(all_info, "Forward=2") != NULL);
+	CHECK(strstr(all_info, "forward destination 0: Name=h Url=https://h/dw Username=*** Password=*** "
+			       "VerifyPeer=true CACertificate=(system) TimeoutSeconds=60 MaxAttempts=20") != NULL);
+	CHECK(strstr(all_info, "forward destination 1: Name=g Url=https://g BearerToken=*** VerifyPeer=true "
+			       "CACertificate=/dev/null") != NULL);
+	CHECK(strstr(all_info, "s3cret") == NULL && strstr(all_info, "t0ken") == NULL &&
+	      strstr(all_info, "alice") == NULL);
+	ms_config_free(&c);
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Username\":\"u\",\"Password\":12345}]}",
+		     "MedSight.Forward[0].Password: expected a string (the HTTP basic password), got a number");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"BearerToken\":[\"x\"]}]}",
+		     "MedSight.Forward[0].BearerToken: expected a string (an OAuth 2 bearer token), got an array");
+	expect_error("{\"Forward\":[{\"Url\":\"http://u:pw@h/dicom-web\"}]}",
+		     "MedSight.Forward[0].Url: must not contain credentials (user@host); use Username and "
+		     "Password, or BearerToken");
+
+	/* Every key's checks. */
+	expect_error("{\"Forward\":[{}]}",
+		     "MedSight.Forward[0]: missing required key Url (the DICOMweb root, e.g. "
+		     "\"http://pacs:8042/dicom-web\")");
+	expect_error("{\"Forward\":[{\"Url\":\"\"}]}",
+		     "MedSight.Forward[0].Url: \"\" is not allowed (use the DICOMweb root, e.g. "
+		     "\"http://pacs:8042/dicom-web\")");
+	expect_error("{\"Forward\":[{\"Url\":7}]}", "MedSight.Forward[0].Url: expected a string (*");
+	expect_error("{\"Forward\":[{\"Url\":\"ftp://h/x\"}]}",
+		     "MedSight.Forward[0].Url: \"ftp://h/x\" must start with http:// or https://");
+	expect_error("{\"Forward\":[{\"Url\":\"pacs:8042/dicom-web\"}]}",
+		     "MedSight.Forward[0].Url: \"pacs:8042/dicom-web\" must start with http:// or https://");
+	expect_error("{\"Forward\":[{\"Url\":\"http:///dicom-web\"}]}",
+		     "MedSight.Forward[0].Url: \"http:///dicom-web\" has no host");
+	expect_error("{\"Forward\":[{\"Url\":\"http://:80\"}]}", "MedSight.Forward[0].Url: \"http://:80\" has no host");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h:0/x\"}]}",
+		     "MedSight.Forward[0].Url: \"http://h:0/x\" has a bad port (allowed 1 to 65535)");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h:65536\"}]}", "MedSight.Forward[0].Url: \"http://h:65536\" has a bad port*");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h:/x\"}]}", "MedSight.Forward[0].Url: \"http://h:/x\" has a bad port*");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h:8x\"}]}", "MedSight.Forward[0].Url: \"http://h:8x\" has a bad port*");
+	expect_error("{\"Forward\":[{\"Url\":\"http://[::1\"}]}",
+		     "MedSight.Forward[0].Url: \"http://[::1\" has an unterminated IPv6 address");
+	expect_error("{\"Forward\":[{\"Url\":\"http://[::1]x\"}]}",
+		     "MedSight.Forward[0].Url: \"http://[::1]x\" has text after the IPv6 address");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h/dw?x=1\"}]}",
+		     "MedSight.Forward[0].Url: \"http://h/dw?x=1\" must not contain a query or fragment ('?', '#')");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h/d w\"}]}",
+		     "MedSight.Forward[0].Url: must not contain spaces or control characters");
+	CHECK_EQ_INT(load_section("{\"Forward\":[{\"Url\":\"http://[::1]:8042/dicom-web\"}]}", &c, NULL, 0), MS_OK);
+	CHECK_STR(c.forward[0].name, "[::1]");
+	ms_config_free(&c);
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Username\":\"u\"}]}",
+		     "MedSight.Forward[0]: Username and Password go together (HTTP basic authentication); Password "
+		     "is missing");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Password\":\"p\"}]}",
+		     "MedSight.Forward[0]: Username and Password go together (HTTP basic authentication); Username "
+		     "is missing");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Username\":\"u\",\"Password\":\"p\",\"BearerToken\":\"t\"}]}",
+		     "MedSight.Forward[0]: use either Username/Password or BearerToken, not both");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Password\":\"\"}]}",
+		     "MedSight.Forward[0].Password: \"\" is not allowed (use the HTTP basic password)");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"VerifyPeer\":\"no\"}]}",
+		     "MedSight.Forward[0].VerifyPeer: expected true or false, got \"no\"");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"TimeoutSeconds\":0}]}",
+		     "MedSight.Forward[0].TimeoutSeconds: 0 is below the minimum 1");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"TimeoutSeconds\":3601}]}",
+		     "MedSight.Forward[0].TimeoutSeconds: 3601 is above the maximum 3600");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"MaxAttempts\":0}]}",
+		     "MedSight.Forward[0].MaxAttempts: 0 is below the minimum 1");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"MaxAttempts\":1001}]}",
+		     "MedSight.Forward[0].MaxAttempts: 1001 is above the maximum 1000");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"MaxAttempts\":2.5}]}",
+		     "MedSight.Forward[0].MaxAttempts: 2.5 is not an integer*");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Name\":\"\"}]}",
+		     "MedSight.Forward[0].Name: \"\" is not allowed (use a short name for logs and REST)");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"CACertificate\":\"/nonexistent/ca.pem\"}]}",
+		     "MedSight.Forward[0].CACertificate: cannot read \"/nonexistent/ca.pem\": No such file or directory");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"url\":\"http://g\"}]}",
+		     "MedSight.Forward[0].url: unknown key (did you mean Url?)");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Port\":1}]}",
+		     "MedSight.Forward[0].Port: unknown key (allowed: Url, Name, Username, Password, BearerToken, "
+		     "VerifyPeer, CACertificate, TimeoutSeconds, MaxAttempts)");
+	expect_error("{\"Forward\":[{\"Url\":\"http://h\",\"Url\":\"http://g\"}]}",
+		     "MedSight.Forward[0].Url: key given more than once");
+	/* Names key the outbox: two destinations may not share one, even a default one. */
+	expect_error("{\"Forward\":[{\"Url\":\"http://h:1\"},{\"Url\":\"http://h:2\"}]}",
+		     "MedSight.Forward[1].Name: \"h\" is already the name of MedSight.Forward[0] (give each "
+		     "destination its own Name)");
+	CHECK_EQ_INT(load_section("{\"Forward\":[{\"Url\":\"http://h:1\"},{\"Url\":\"http://h:2\",\"Name\":\"h2\"}]}",
+				  &c, NULL, 0),
+		     MS_OK);
+	ms_config_free(&c);
+
+	/* Allocation failure anywhere: MS_ERR_NOMEM with nothing owned, or a full success. */
+	const char *doc = "{\"MedSight\":{\"Forward\":[{\"Url\":\"https://h/dw/\",\"Username\":\"u\","
+			  "\"Password\":\"p\"},{\"Url\":\"http://g\",\"Name\":\"n\",\"BearerToken\":\"t\"}]}}";
+	long n;
+	for (n = 1; n < 10000; n++) {
+		ms_alloc_fail_at(n, 0);
+		ms_status rc = ms_config_load(doc, &c, err, sizeof(err));
+		long failures = ms_alloc_fail_at(0, 0);
+		if (rc == MS_OK) {
+			CHECK_EQ_INT(c.n_forward, 2);
+			CHECK_STR(c.forward[0].url, "https://h/dw");
+			ms_config_free(&c);
+			if (!failures)
+				break;
+			continue;
+		}
+		if (rc != MS_ERR_NOMEM || !is_zeroed(&c))
+			CHECK(!"allocation failure not reported as MS_ERR_NOMEM");
+	}
+	CHECK(n > 10 && n < 10000);
 }
 
 static void test_calcium(void)
@@ -612,6 +782,7 @@ int main(void)
 	test_bools_and_strings();
 	test_unknown_and_shape();
 	test_sections();
+	test_forward();
 	test_calcium();
 	test_rules();
 	test_helpers();
