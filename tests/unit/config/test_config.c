@@ -700,8 +700,8 @@ static void test_sample_file(void)
 	CHECK(c.stable_trigger);
 	CHECK_EQ_INT(c.perf_retention_days, 30);
 	CHECK_EQ_INT(c.stable_age_s, 10);
-	CHECK_EQ_INT(c.n_rules, 2);
-	if (c.n_rules == 2) {
+	CHECK_EQ_INT(c.n_rules, 3);
+	if (c.n_rules == 3) {
 		CHECK_STR(c.rules[0].analysis, "calcium");
 		CHECK_EQ_INT(c.rules[0].priority, MS_PRIORITY_ROUTINE);
 		CHECK_EQ_INT(c.rules[0].n_match, 2);
@@ -709,14 +709,19 @@ static void test_sample_file(void)
 		CHECK_STR(c.rules[0].match[0].glob, "CT");
 		CHECK_STR(c.rules[0].match[1].keyword, "SeriesDescription");
 		CHECK_STR(c.rules[0].match[1].glob, "*calcium*");
-		CHECK_STR(c.rules[1].analysis, "histogram");
+		CHECK_STR(c.rules[1].analysis, "segmentation");
 		CHECK_EQ_INT(c.rules[1].priority, MS_PRIORITY_LOW);
-		CHECK_EQ_INT(c.rules[1].n_match, 1);
+		CHECK_EQ_INT(c.rules[1].n_match, 2);
+		CHECK_STR(c.rules[2].analysis, "histogram");
+		CHECK_EQ_INT(c.rules[2].priority, MS_PRIORITY_LOW);
+		CHECK_EQ_INT(c.rules[2].n_match, 1);
 	}
+	CHECK_EQ_INT(c.calcium.roi, MS_CALCIUM_ROI_HEART);
+	CHECK_NEAR(c.calcium.max_hu, 2000, 0);
 	CHECK_NEAR(c.histogram.bin_width, 10, 0);
 	CHECK_NEAR(c.histogram.min, -1024, 0);
 	CHECK_NEAR(c.histogram.max, 3071, 0);
-	CHECK_EQ_INT(n_info, 3); /* the summary and one line per rule */
+	CHECK_EQ_INT(n_info, 4); /* the summary and one line per rule */
 	CHECK(strstr(last_info, "StableAge=10") != NULL);
 	ms_config_free(&c);
 
@@ -730,13 +735,13 @@ static void test_sample_file(void)
 			long failures = ms_alloc_fail_at(0, 0);
 			if (!failures) {
 				CHECK_EQ_INT(rc, MS_OK);
-				CHECK_EQ_INT(c.n_rules, 2);
+				CHECK_EQ_INT(c.n_rules, 3);
 				ms_config_free(&c);
 				break;
 			}
 			/* logging itself may be what failed; then the load still succeeds, complete */
 			if (rc == MS_OK) {
-				CHECK_EQ_INT(c.n_rules, 2);
+				CHECK_EQ_INT(c.n_rules, 3);
 				CHECK_STR(c.database, "/var/lib/medsight/db/medsight.sqlite");
 				ms_config_free(&c);
 				continue;
