@@ -136,6 +136,7 @@ class SegmentationTest(harness.NodeTestCase):
         # SR: TID 1500, one group per segment, Volume (ml) equal to the Result.
         dc.check_sr_header(sr, 9012)
         self.assertIn("1500", dump)
+        self.assertIn("Volume", dump)
         groups = dc.sr_groups(sr)
         self.assertEqual(len(groups), len(r["Segments"]))
         self.assertEqual(sorted(g["Segment"] for g in groups), sorted(by_number))
