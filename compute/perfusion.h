@@ -36,8 +36,10 @@
  * callback writes straight into (nt * voxels * 4 bytes) plus per-chunk scratch; it is used
  * when that fits params.memory_budget (default 2048 MiB), else one chunk buffer is refilled
  * for each pass (4 fills per chunk plus one per AIF voxel chunk). A 512x512x32x40 study (1.34
- * GB of float input) runs resident in about 1.4 GB. Host memory: the result maps (10 floats
- * per voxel), the mask and frame 0.
+ * GB of float input) runs resident in 1.4 GB (lavapipe, 3-slice chunks) to 1.7 GB (a GPU
+ * with 4 GiB bindings, one 32-slice chunk). Chunks are whole slices: a chunk's signal and its
+ * 10 output maps must each fit one binding (maxStorageBufferRange). Host memory: the result
+ * maps (10 floats per voxel), the mask and frame 0.
  *
  * Thread-safety: functions are reentrant; GPU calls may share a context across threads. */
 #pragma once
