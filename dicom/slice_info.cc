@@ -1,5 +1,6 @@
 #include "dicom/slice_info.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -28,6 +29,33 @@ bool get_doubles(DcmItem *ds, const DcmTagKey &tag, double *out, unsigned long c
 		out[i] = v;
 	}
 	return true;
+}
+
+/* A TM value (HHMMSS.FFFFFF, or HHMM / HH) as seconds since midnight; -1 when absent or bad. */
+double time_of_day(DcmItem *ds, const DcmTagKey &tag)
+{
+	OFString tm;
+	if (ds->findAndGetOFString(tag, tm).bad() || tm.length() < 2)
+		return -1;
+	const char *s = tm.c_str();
+	double parts[3] = { 0, 0, 0 };
+	for (int k = 0; k < 3 && *s; k++) {
+		if (*s == ':')
+			s++; /* ACR-NEMA style HH:MM:SS */
+		if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
+			return -1;
+		parts[k] = (s[0] - '0') * 10 + (s[1] - '0');
+		s += 2;
+	}
+	double frac = 0;
+	if (*s == '.') {
+		double scale = 0.1;
+		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
+			frac += (*s - '0') * scale;
+	}
+	if (parts[0] > 23 || parts[1] > 59 || parts[2] > 60)
+		return -1;
+	return parts[0] * 3600 + parts[1] * 60 + parts[2] + frac;
 }
 
 ms_status read_slice(const void *buf, size_t n, ms_dicom_slice *out, char *err, size_t errlen)
@@ -77,6 +105,17 @@ ms_status read_slice(const void *buf, size_t n, ms_dicom_slice *out, char *err, 
 	out->intercept = has_intercept ? intercept : 0;
 	double kvp = 0;
 	out->kvp = get_doubles(ds, DCM_KVP, &kvp, 1) ? kvp : 0;
+
+	Sint32 i32 = 0;
+	out->temporal_position = ds->findAndGetSint32(DCM_TemporalPositionIdentifier, i32).good() ? i32 : 0;
+	i32 = 0;
+	out->acquisition_number = ds->findAndGetSint32(DCM_AcquisitionNumber, i32).good() ? i32 : 0;
+	out->acq_time_s = time_of_day(ds, DCM_AcquisitionTime);
+	if (out->acq_time_s < 0)
+		out->acq_time_s = time_of_day(ds, DCM_ContentTime);
+	double v = 0;
+	out->trigger_time_ms = get_doubles(ds, DCM_TriggerTime, &v, 1) ? v : -1;
+	out->echo_time_ms = get_doubles(ds, DCM_EchoTime, &v, 1) ? v : 0;
 
 	out->has_pixel_data = ds->tagExists(DCM_PixelData) || ds->tagExists(DCM_FloatPixelData) ||
 			      ds->tagExists(DCM_DoubleFloatPixelData);

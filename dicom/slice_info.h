@@ -19,6 +19,12 @@ typedef struct {
 	bool has_pixel_data;
 	int instance_number;
 	double kvp;                   /* 0 when absent */
+	int temporal_position;        /* TemporalPositionIdentifier; 0 when absent */
+	int acquisition_number;       /* AcquisitionNumber; 0 when absent */
+	double acq_time_s;            /* AcquisitionTime, else ContentTime, as seconds since
+	                                 midnight; -1 when absent */
+	double trigger_time_ms;       /* TriggerTime; -1 when absent */
+	double echo_time_ms;          /* EchoTime; 0 when absent */
 	char modality[17];
 	char photometric[17];
 	char sop_instance_uid[65];

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/parallel.h"
 #include "compute/geometry.h"
+#include "compute/timepoints.h"
 #include "dicom/slice_info.h"
 #include "plugin/orthanc_io.h"
 
@@ -134,91 +135,6 @@ out_free_image:
 	return rc;
 }
 
-/* State shared by the parallel header and decode loops of one series. */
-typedef struct {
-	OrthancPluginContext *ctx;
-	const ms_json *instances;
-	ms_series_info *info;
-	ms_dicom_slice *hdr;
-	ms_slice_geom *geom;
-	const size_t *order;
-	ms_volume *vol;
-	const ms_job_hooks *hooks;
-	double progress_from, progress_span;
-	pthread_mutex_t err_lock;
-	char *err;          /* the first failure's message */
-	size_t errlen;
-} load_ctx;
-
-static void set_error(load_ctx *c, const char *msg)
-{
-	pthread_mutex_lock(&c->err_lock);
-	if (!c->err[0])
-		snprintf(c->err, c->errlen, "%s", msg);
-	pthread_mutex_unlock(&c->err_lock);
-}
-
-/* Pass 1, one instance: fetch, parse the header, check it can be part of a volume. */
-static ms_status read_header(void *arg, size_t i)
-{
-	load_ctx *c = arg;
-	char msg[512], derr[256];
-	const char *id = ms_json_string(ms_json_at(c->instances, i));
-	OrthancPluginMemoryBuffer buf = { 0 };
-	ms_status rc;
-
-	if (!id) {
-		set_error(c, "malformed instance list");
-		return MS_ERR_IO;
-	}
-	snprintf(c->info->instance_ids[i], sizeof(c->info->instance_ids[i]), "%s", id);
-	rc = fetch_dicom(c->ctx, id, &buf, msg, sizeof(msg));
-	if (rc == MS_OK) {
-		rc = ms_dicom_read_slice(buf.data, buf.size, &c->hdr[i], derr, sizeof(derr));
-		OrthancPluginFreeMemoryBuffer(c->ctx, &buf);
-		if (rc != MS_OK) {
-			snprintf(msg, sizeof(msg), "instance %s: %s", id, derr);
-			rc = MS_ERR_INPUT;
-		}
-	}
-	if (rc == MS_OK)
-		rc = check_slice(&c->hdr[i], id, msg, sizeof(msg));
-	if (rc != MS_OK) {
-		set_error(c, msg);
-		return rc;
-	}
-	c->geom[i] = c->hdr[i].geom;
-	c->geom[i].label = c->info->instance_ids[i];
-	return MS_OK;
-}
-
-/* Pass 2, one slice (in volume order): decode straight into the volume. */
-static ms_status decode_one(void *arg, size_t k)
-{
-	load_ctx *c = arg;
-	char msg[512];
-	size_t plane = (size_t)c->vol->nx * c->vol->ny;
-	ms_status rc = decode_slice(c->ctx, c->info->instance_ids[k], &c->hdr[c->order[k]], c->vol->voxels + k * plane,
-				    c->vol->nx, c->vol->ny, msg, sizeof(msg));
-	if (rc != MS_OK)
-		set_error(c, msg);
-	return rc;
-}
-
-/* Runs on the job's thread between items: progress and cancellation. */
-static bool load_tick(void *arg, size_t done, size_t n)
-{
-	load_ctx *c = arg;
-	if (cancelled(c->hooks))
-		return false;
-	progress(c->hooks, c->progress_from + c->progress_span * (double)done / (double)n);
-	return true;
-}
-
-/* Decoding is I/O and CPU bound per slice and independent across slices. */
-#define LOAD_THREADS 8
-
-/* Reads the instance list and parent study of a series. */
 static ms_status list_instances(OrthancPluginContext *ctx, const char *series_id, ms_json **series,
 				const ms_json **instances, char *err, size_t errlen)
 {
@@ -241,116 +157,371 @@ static ms_status list_instances(OrthancPluginContext *ctx, const char *series_id
 	return MS_OK;
 }
 
-ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks, ms_volume **vol,
-			 ms_series_info *info, char *err, size_t errlen)
+
+/* Decoding is I/O and CPU bound per slice and independent across slices. */
+#define LOAD_THREADS 8
+
+/* Pass 1 result: the header of every instance of a series, in instance-list order. */
+typedef struct {
+	size_t n;
+	ms_dicom_slice *hdr;
+	ms_slice_geom *geom;     /* hdr[i].geom labelled with ids[i] */
+	char (*ids)[64];         /* Orthanc instance ids */
+	char study_id[64];
+} series_headers;
+
+static void series_headers_clear(series_headers *sh)
 {
-	OrthancPluginContext *ctx = p->ctx;
-	ms_json *series = NULL;
-	const ms_json *instances = NULL;
-	ms_dicom_slice *hdr = NULL;
-	ms_slice_geom *geom = NULL;
-	size_t *order = NULL;
-	ms_volume *v = NULL;
-	load_ctx lc;
-	bool lc_used = false;
+	ms_free(sh->hdr);
+	ms_free(sh->geom);
+	ms_free(sh->ids);
+	memset(sh, 0, sizeof(*sh));
+}
+
+/* State shared by the threads of one parallel pass; errors keep the first message. */
+typedef struct {
+	OrthancPluginContext *ctx;
+	const ms_json *instances;   /* pass 1 */
+	series_headers *sh;
+	const size_t *src;          /* pass 2: item k decodes instance src[k] ... */
+	float *dst;                 /* ... into dst + k * nx * ny */
+	uint32_t nx, ny;
+	const ms_job_hooks *hooks;
+	double progress_from, progress_span;
+	pthread_mutex_t err_lock;
+	char *err;
+	size_t errlen;
+} pass_ctx;
+
+static void set_error(pass_ctx *c, const char *msg)
+{
+	pthread_mutex_lock(&c->err_lock);
+	if (!c->err[0])
+		snprintf(c->err, c->errlen, "%s", msg);
+	pthread_mutex_unlock(&c->err_lock);
+}
+
+/* Pass 1, one instance: fetch, parse the header, check it can be part of a volume. */
+static ms_status read_header(void *arg, size_t i)
+{
+	pass_ctx *c = arg;
+	series_headers *sh = c->sh;
+	char msg[512], derr[256];
+	const char *id = ms_json_string(ms_json_at(c->instances, i));
+	OrthancPluginMemoryBuffer buf = { 0 };
 	ms_status rc;
 
-	*vol = NULL;
-	memset(info, 0, sizeof(*info));
-	rc = list_instances(ctx, series_id, &series, &instances, err, errlen);
+	if (!id) {
+		set_error(c, "malformed instance list");
+		return MS_ERR_IO;
+	}
+	snprintf(sh->ids[i], sizeof(sh->ids[i]), "%s", id);
+	rc = fetch_dicom(c->ctx, id, &buf, msg, sizeof(msg));
+	if (rc == MS_OK) {
+		rc = ms_dicom_read_slice(buf.data, buf.size, &sh->hdr[i], derr, sizeof(derr));
+		OrthancPluginFreeMemoryBuffer(c->ctx, &buf);
+		if (rc != MS_OK) {
+			snprintf(msg, sizeof(msg), "instance %s: %s", id, derr);
+			rc = MS_ERR_INPUT;
+		}
+	}
+	if (rc == MS_OK)
+		rc = check_slice(&sh->hdr[i], id, msg, sizeof(msg));
+	if (rc != MS_OK) {
+		set_error(c, msg);
+		return rc;
+	}
+	sh->geom[i] = sh->hdr[i].geom;
+	sh->geom[i].label = sh->ids[i];
+	return MS_OK;
+}
+
+/* Pass 2, one item: decode straight into its place. */
+static ms_status decode_one(void *arg, size_t k)
+{
+	pass_ctx *c = arg;
+	char msg[512];
+	size_t i = c->src[k];
+	ms_status rc = decode_slice(c->ctx, c->sh->ids[i], &c->sh->hdr[i], c->dst + k * (size_t)c->nx * c->ny, c->nx,
+				    c->ny, msg, sizeof(msg));
+	if (rc != MS_OK)
+		set_error(c, msg);
+	return rc;
+}
+
+/* Runs on the job's thread between items: progress and cancellation. */
+static bool pass_tick(void *arg, size_t done, size_t n)
+{
+	pass_ctx *c = arg;
+	if (cancelled(c->hooks))
+		return false;
+	progress(c->hooks, c->progress_from + c->progress_span * (double)done / (double)n);
+	return true;
+}
+
+static ms_status run_pass(pass_ctx *c, size_t n, ms_parallel_fn fn)
+{
+	c->err[0] = '\0';
+	pthread_mutex_init(&c->err_lock, NULL);
+	ms_status rc = ms_parallel_for(n, LOAD_THREADS, fn, pass_tick, c);
+	pthread_mutex_destroy(&c->err_lock);
+	return rc;
+}
+
+/* Pass 1 over the whole series: headers only, so geometry is checked before any voxel memory
+ * is committed. */
+static ms_status read_headers(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks, series_headers *sh,
+			      char *err, size_t errlen)
+{
+	ms_json *series = NULL;
+	const ms_json *instances = NULL;
+	ms_status rc;
+
+	memset(sh, 0, sizeof(*sh));
+	rc = list_instances(p->ctx, series_id, &series, &instances, err, errlen);
 	if (rc != MS_OK)
 		goto out_free;
-	size_t n = ms_json_size(instances);
+	sh->n = ms_json_size(instances);
 	const char *study = ms_json_string(ms_json_get(series, "ParentStudy"));
-	snprintf(info->study_id, sizeof(info->study_id), "%s", study ? study : "");
-	snprintf(info->series_id, sizeof(info->series_id), "%s", series_id);
-
-	hdr = ms_calloc(n, sizeof(*hdr));
-	geom = ms_calloc(n, sizeof(*geom));
-	order = ms_calloc(n, sizeof(*order));
-	info->sop_uids = ms_calloc(n, sizeof(*info->sop_uids));
-	info->instance_ids = ms_calloc(n, sizeof(*info->instance_ids));
-	if (!hdr || !geom || !order || !info->sop_uids || !info->instance_ids) {
-		snprintf(err, errlen, "out of memory reading %zu instance headers", n);
+	snprintf(sh->study_id, sizeof(sh->study_id), "%s", study ? study : "");
+	sh->hdr = ms_calloc(sh->n, sizeof(*sh->hdr));
+	sh->geom = ms_calloc(sh->n, sizeof(*sh->geom));
+	sh->ids = ms_calloc(sh->n, sizeof(*sh->ids));
+	if (!sh->hdr || !sh->geom || !sh->ids) {
+		snprintf(err, errlen, "out of memory reading %zu instance headers", sh->n);
 		rc = MS_ERR_NOMEM;
 		goto out_free;
 	}
-
-	/* Pass 1: headers only, so geometry is checked before any voxel memory is committed. */
-	err[0] = '\0';
-	lc = (load_ctx){ .ctx = ctx, .instances = instances, .info = info, .hdr = hdr, .geom = geom, .order = order,
-			 .hooks = hooks, .progress_from = 0, .progress_span = 0.2, .err = err, .errlen = errlen };
-	pthread_mutex_init(&lc.err_lock, NULL);
-	lc_used = true;
-	rc = ms_parallel_for(n, LOAD_THREADS, read_header, load_tick, &lc);
+	pass_ctx c = { .ctx = p->ctx, .instances = instances, .sh = sh, .hooks = hooks, .progress_span = 0.2,
+		       .err = err, .errlen = errlen };
+	rc = run_pass(&c, sh->n, read_header);
 	if (rc != MS_OK)
 		goto out_free;
-	for (size_t i = 1; i < n; i++) {
-		if (strcmp(hdr[i].modality, hdr[0].modality) != 0) {
+	for (size_t i = 1; i < sh->n; i++) {
+		if (strcmp(sh->hdr[i].modality, sh->hdr[0].modality) != 0) {
 			snprintf(err, errlen, "mixed modality in one series: %s (instance %s) and %s (instance %s)",
-				 hdr[0].modality, info->instance_ids[0], hdr[i].modality, info->instance_ids[i]);
+				 sh->hdr[0].modality, sh->ids[0], sh->hdr[i].modality, sh->ids[i]);
 			rc = MS_ERR_INPUT;
 			goto out_free;
 		}
 	}
-
-	ms_geometry g;
-	rc = ms_geometry_sort(geom, n, NULL, order, &g, err, errlen);
+out_free:
 	if (rc != MS_OK)
-		goto out_free;
+		series_headers_clear(sh);
+	ms_json_destroy(series);
+	return rc;
+}
 
-	/* Report everything in sorted order from here on. */
-	char (*ids_sorted)[64] = ms_calloc(n, sizeof(*ids_sorted));
-	if (!ids_sorted) {
+/* Fills info for the slices sh[order[0..nz)] (volume order). */
+static ms_status fill_info(const char *series_id, const series_headers *sh, const size_t *order, size_t nz,
+			   ms_series_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->sop_uids = ms_calloc(nz, sizeof(*info->sop_uids));
+	info->instance_ids = ms_calloc(nz, sizeof(*info->instance_ids));
+	if (!info->sop_uids || !info->instance_ids) {
+		ms_series_info_clear(info);
+		return MS_ERR_NOMEM;
+	}
+	for (size_t k = 0; k < nz; k++) {
+		memcpy(info->instance_ids[k], sh->ids[order[k]], sizeof(info->instance_ids[k]));
+		snprintf(info->sop_uids[k], sizeof(info->sop_uids[k]), "%s", sh->hdr[order[k]].sop_instance_uid);
+	}
+	const ms_dicom_slice *h = &sh->hdr[order[0]];
+	snprintf(info->study_id, sizeof(info->study_id), "%s", sh->study_id);
+	snprintf(info->series_id, sizeof(info->series_id), "%s", series_id);
+	snprintf(info->modality, sizeof(info->modality), "%s", h->modality);
+	snprintf(info->study_uid, sizeof(info->study_uid), "%s", h->study_instance_uid);
+	snprintf(info->series_uid, sizeof(info->series_uid), "%s", h->series_instance_uid);
+	snprintf(info->sop_class_uid, sizeof(info->sop_class_uid), "%s", h->sop_class_uid);
+	info->kvp = h->kvp;
+	info->n_slices = (uint32_t)nz;
+	return MS_OK;
+}
+
+ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks, ms_volume **vol,
+			 ms_series_info *info, char *err, size_t errlen)
+{
+	series_headers sh;
+	size_t *order = NULL;
+	ms_volume *v = NULL;
+	ms_geometry g;
+	ms_status rc;
+
+	*vol = NULL;
+	memset(info, 0, sizeof(*info));
+	rc = read_headers(p, series_id, hooks, &sh, err, errlen);
+	if (rc != MS_OK)
+		return rc;
+	size_t n = sh.n;
+	order = ms_calloc(n, sizeof(*order));
+	if (!order) {
 		rc = MS_ERR_NOMEM;
 		goto out_free;
 	}
-	for (size_t k = 0; k < n; k++) {
-		memcpy(ids_sorted[k], info->instance_ids[order[k]], sizeof(ids_sorted[k]));
-		snprintf(info->sop_uids[k], sizeof(info->sop_uids[k]), "%s", hdr[order[k]].sop_instance_uid);
-	}
-	ms_free(info->instance_ids);
-	info->instance_ids = ids_sorted;
-	snprintf(info->modality, sizeof(info->modality), "%s", hdr[0].modality);
-	snprintf(info->study_uid, sizeof(info->study_uid), "%s", hdr[0].study_instance_uid);
-	snprintf(info->series_uid, sizeof(info->series_uid), "%s", hdr[0].series_instance_uid);
-	snprintf(info->sop_class_uid, sizeof(info->sop_class_uid), "%s", hdr[0].sop_class_uid);
-	info->kvp = hdr[0].kvp;
-	info->n_slices = (uint32_t)n;
+	rc = ms_geometry_sort(sh.geom, n, NULL, order, &g, err, errlen);
+	if (rc == MS_OK)
+		rc = fill_info(series_id, &sh, order, n, info);
+	if (rc != MS_OK)
+		goto out_free;
 
-	uint32_t nx = hdr[0].geom.cols, ny = hdr[0].geom.rows, nz = (uint32_t)n;
+	uint32_t nx = sh.hdr[0].geom.cols, ny = sh.hdr[0].geom.rows;
 	v = ms_volume_cache_acquire(p->cache, series_id, (uint32_t)n);
 	if (v) {
 		progress(hooks, 1.0);
 		*vol = v;
-		rc = MS_OK;
 		goto out_free;
 	}
-	rc = ms_volume_cache_alloc(p->cache, info->study_id, series_id, (uint32_t)n, nx, ny, nz, &v, err, errlen);
+	rc = ms_volume_cache_alloc(p->cache, info->study_id, series_id, (uint32_t)n, nx, ny, (uint32_t)n, &v, err,
+				   errlen);
 	if (rc != MS_OK)
 		goto out_free;
 	v->geom = g;
 
 	/* Pass 2: decode every slice straight into its place in the volume. */
-	lc.vol = v;
-	lc.progress_from = 0.2;
-	lc.progress_span = 0.8;
-	rc = ms_parallel_for(n, LOAD_THREADS, decode_one, load_tick, &lc);
+	pass_ctx c = { .ctx = p->ctx, .sh = &sh, .src = order, .dst = v->voxels, .nx = nx, .ny = ny,
+		       .hooks = hooks, .progress_from = 0.2, .progress_span = 0.8, .err = err, .errlen = errlen };
+	rc = run_pass(&c, n, decode_one);
 	if (rc != MS_OK) {
 		ms_volume_cache_drop(p->cache, series_id);
 		ms_volume_cache_release(p->cache, v);
 		goto out_free;
 	}
 	*vol = v;
-	rc = MS_OK;
 out_free:
-	if (lc_used)
-		pthread_mutex_destroy(&lc.err_lock);
 	if (rc != MS_OK)
 		ms_series_info_clear(info);
 	ms_free(order);
-	ms_free(geom);
-	ms_free(hdr);
-	ms_json_destroy(series);
+	series_headers_clear(&sh);
+	return rc;
+}
+
+/* ---- dynamic (4-D) series ------------------------------------------------------------------ */
+
+struct ms_dynamic_private {
+	series_headers sh;
+	uint32_t *index;   /* [t * nz + z] -> instance (ms_timepoints.index) */
+	OrthancPluginContext *ctx;
+	const ms_job_hooks *hooks;
+};
+
+void ms_dynamic_series_clear(ms_dynamic_series *ds)
+{
+	if (ds->priv) {
+		series_headers_clear(&ds->priv->sh);
+		ms_free(ds->priv->index);
+		ms_free(ds->priv);
+	}
+	ms_free(ds->t_s);
+	ms_series_info_clear(&ds->info);
+	memset(ds, 0, sizeof(*ds));
+}
+
+ms_status ms_series_load_dynamic(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks,
+				 ms_dynamic_series *ds, char *err, size_t errlen)
+{
+	ms_timepoints tp = { 0 };
+	ms_timepoints_image *img = NULL;
+	ms_slice_geom *geom0 = NULL;
+	size_t *order = NULL, *first = NULL;
+	ms_status rc;
+
+	memset(ds, 0, sizeof(*ds));
+	ds->priv = ms_calloc(1, sizeof(*ds->priv));
+	if (!ds->priv)
+		return MS_ERR_NOMEM;
+	ds->priv->ctx = p->ctx;
+	ds->priv->hooks = hooks;
+	series_headers *sh = &ds->priv->sh;
+	rc = read_headers(p, series_id, hooks, sh, err, errlen);
+	if (rc != MS_OK)
+		goto out_free;
+
+	/* Positions along the normal of the first image; time points must share them. */
+	const double *iop = sh->hdr[0].geom.iop;
+	double nrm[3] = { iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5],
+			  iop[0] * iop[4] - iop[1] * iop[3] };
+	img = ms_calloc(sh->n, sizeof(*img));
+	if (!img) {
+		rc = MS_ERR_NOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < sh->n; i++) {
+		const ms_dicom_slice *h = &sh->hdr[i];
+		if (!h->geom.has_ipp) {
+			snprintf(err, errlen, "missing ImagePositionPatient in instance %s", sh->ids[i]);
+			rc = MS_ERR_INPUT;
+			goto out_free;
+		}
+		img[i] = (ms_timepoints_image){ .z = h->geom.ipp[0] * nrm[0] + h->geom.ipp[1] * nrm[1] +
+						     h->geom.ipp[2] * nrm[2],
+						.temporal_position = h->temporal_position,
+						.acquisition_number = h->acquisition_number,
+						.acq_time_s = h->acq_time_s,
+						.trigger_time_ms = h->trigger_time_ms };
+	}
+	rc = ms_timepoints_group(img, sh->n, &tp, err, errlen);
+	if (rc != MS_OK)
+		goto out_free;
+
+	/* The slices of time point 0 must form a regular volume; every time point has the same
+	 * positions (checked by the grouping), so their geometry is the volume's. */
+	geom0 = ms_calloc(tp.n_z, sizeof(*geom0));
+	order = ms_calloc(tp.n_z, sizeof(*order));
+	first = ms_calloc(tp.n_z, sizeof(*first));
+	if (!geom0 || !order || !first) {
+		rc = MS_ERR_NOMEM;
+		goto out_free;
+	}
+	for (uint32_t z = 0; z < tp.n_z; z++)
+		geom0[z] = sh->geom[tp.index[z]];
+	rc = ms_geometry_sort(geom0, tp.n_z, NULL, order, &ds->geom, err, errlen);
+	if (rc != MS_OK)
+		goto out_free;
+	for (uint32_t z = 0; z < tp.n_z; z++) {
+		if (order[z] != z) { /* both sort by the same projection: they agree unless broken */
+			snprintf(err, errlen, "slice order differs between positions and time grouping");
+			rc = MS_ERR_INPUT;
+			goto out_free;
+		}
+		first[z] = tp.index[z];
+	}
+	rc = fill_info(series_id, sh, first, tp.n_z, &ds->info);
+	if (rc != MS_OK)
+		goto out_free;
+	ds->nx = sh->hdr[0].geom.cols;
+	ds->ny = sh->hdr[0].geom.rows;
+	ds->nz = tp.n_z;
+	ds->nt = tp.n_t;
+	ds->echo_time_ms = sh->hdr[0].echo_time_ms;
+	ds->t_s = tp.t_s;
+	tp.t_s = NULL;
+	ds->priv->index = tp.index;
+	tp.index = NULL;
+out_free:
+	ms_timepoints_clear(&tp);
+	ms_free(first);
+	ms_free(order);
+	ms_free(geom0);
+	ms_free(img);
+	if (rc != MS_OK)
+		ms_dynamic_series_clear(ds);
+	return rc;
+}
+
+ms_status ms_dynamic_series_fill(ms_dynamic_series *ds, uint32_t z0, uint32_t nz, float *dst, char *err,
+				 size_t errlen)
+{
+	size_t n = (size_t)ds->nt * nz;
+	size_t *src = ms_malloc(n * sizeof(*src));
+	if (!src)
+		return MS_ERR_NOMEM;
+	for (uint32_t t = 0; t < ds->nt; t++)
+		for (uint32_t z = 0; z < nz; z++)
+			src[(size_t)t * nz + z] = ds->priv->index[(size_t)t * ds->nz + z0 + z];
+	pass_ctx c = { .ctx = ds->priv->ctx, .sh = &ds->priv->sh, .src = src, .dst = dst, .nx = ds->nx,
+		       .ny = ds->ny, .err = err, .errlen = errlen };
+	ms_status rc = run_pass(&c, n, decode_one);
+	ms_free(src);
 	return rc;
 }

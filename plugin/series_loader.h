@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "compute/geometry.h"
 #include "compute/volume.h"
 #include "plugin/plugin.h"
 
@@ -37,3 +38,29 @@ void ms_series_info_clear(ms_series_info *info);
  * report cancellation. Runs on a worker thread. */
 ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks, ms_volume **vol,
 			 ms_series_info *info, char *err, size_t errlen);
+
+/* A dynamic series: nt time points of the same nz slices. Voxels are decoded on demand, a slab
+ * of slices at a time (ms_dynamic_series_fill), so the whole 4-D study never has to be held. */
+typedef struct ms_dynamic_private ms_dynamic_private;
+typedef struct {
+	uint32_t nx, ny, nz, nt;
+	ms_geometry geom;        /* of every time point */
+	double *t_s;             /* nt times from the first time point, seconds; owned */
+	double echo_time_ms;     /* EchoTime of the first image (DSC-MR); 0 when absent */
+	ms_series_info info;     /* the slices of time point 0, in volume order */
+	ms_dynamic_private *priv;
+} ms_dynamic_series;
+
+/* Reads every header of series_id, groups the images into time points (ANALYSES.md 2.1) and
+ * checks the geometry. MS_ERR_INPUT with a precise message (missing time point, positions that
+ * differ between time points, ...). Clear *ds with ms_dynamic_series_clear. */
+ms_status ms_series_load_dynamic(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks,
+				 ms_dynamic_series *ds, char *err, size_t errlen);
+
+/* Decodes slices [z0, z0 + nz) of every time point into dst[t][z - z0][y][x] (real values after
+ * rescale), in parallel. Not thread-safe for one ds. */
+ms_status ms_dynamic_series_fill(ms_dynamic_series *ds, uint32_t z0, uint32_t nz, float *dst, char *err,
+				 size_t errlen);
+
+void ms_dynamic_series_clear(ms_dynamic_series *ds);
+
