@@ -51,6 +51,7 @@ static ms_status load_forward(const ms_json *v, const char *path, ms_config *c, 
 static ms_status load_histogram(const ms_json *v, const char *path, ms_config *c, ctx *x);
 static ms_status load_analysis_params(const ms_json *v, const char *path, ms_config *c, ctx *x);
 static ms_status load_calcium(const ms_json *v, const char *path, ms_config *c, ctx *x);
+static ms_status load_perfusion(const ms_json *v, const char *path, ms_config *c, ctx *x);
 
 #define CFG(field) offsetof(ms_config, field)
 #define HIST(field) offsetof(ms_config, histogram.field)
@@ -72,7 +73,7 @@ static const option medsight_options[] = {
 	{ .name = "Forward", .type = OPT_SECTION, .section = load_forward },
 	{ .name = "Histogram", .type = OPT_SECTION, .section = load_histogram },
 	{ .name = "Calcium", .type = OPT_SECTION, .section = load_calcium },
-	{ .name = "Perfusion", .type = OPT_SECTION, .section = load_analysis_params },
+	{ .name = "Perfusion", .type = OPT_SECTION, .section = load_perfusion },
 	{ .name = "Segmentation", .type = OPT_SECTION, .section = load_analysis_params },
 };
 
@@ -123,6 +124,23 @@ static const option forward_options[] = {
 	  .allowed = "the path of a PEM file of trusted CA certificates", .offset = FWD(ca_certificate) },
 	{ .name = "TimeoutSeconds", .type = OPT_INT, .def = 60, .min = 1, .max = 3600, .offset = FWD(timeout_s) },
 	{ .name = "MaxAttempts", .type = OPT_INT, .def = 20, .min = 1, .max = 1000, .offset = FWD(max_attempts) },
+};
+
+#define PERF(field) offsetof(ms_config, perfusion.field)
+static const char *const perfusion_methods[] = { "osvd", "ssvd", "csvd", NULL };
+
+static const option perfusion_options[] = {
+	{ .name = "Method", .type = OPT_CHOICE, .def = 0, .choices = perfusion_methods, .offset = PERF(method) },
+	{ .name = "SVDThreshold", .type = OPT_NUMBER, .def = 0, .min = 0, .max = 0.99,
+	  .offset = PERF(svd_threshold) },
+	{ .name = "OscillationIndex", .type = OPT_NUMBER, .def = 0, .min = 0, .max = 1,
+	  .offset = PERF(oscillation_index) },
+	{ .name = "Rho", .type = OPT_NUMBER, .def = 1.04, .min = 0.5, .max = 2, .offset = PERF(rho) },
+	{ .name = "KH", .type = OPT_NUMBER, .def = 0.73, .min = 0.1, .max = 2, .offset = PERF(k_h) },
+	{ .name = "Relative", .type = OPT_BOOL, .def = 0, .offset = PERF(relative) },
+	{ .name = "BaselineFrames", .type = OPT_INT, .def = 0, .min = 0, .max = 100,
+	  .offset = PERF(baseline_frames) },
+	{ .name = "AIFVoxels", .type = OPT_INT, .def = 5, .min = 1, .max = 6, .offset = PERF(aif_voxels) },
 };
 
 /* Orthanc's own top-level key that MedSight reads (never rejects other top-level keys). */
@@ -402,7 +420,22 @@ static ms_status load_calcium(const ms_json *v, const char *path, ms_config *c, 
 	return MS_OK;
 }
 
-/* Perfusion, Segmentation: parameters come with those analyses; only the shape is
+static ms_status load_perfusion(const ms_json *v, const char *path, ms_config *c, ctx *x)
+{
+	const char *names[ARRAY_LEN(perfusion_options)];
+	char vbuf[96];
+	ms_status rc;
+
+	if (v && ms_json_type_of(v) != MS_JSON_OBJECT)
+		return fail(x, "%s: expected an object, got %s", path, describe(v, vbuf, sizeof(vbuf)));
+	rc = check_keys(v, path, "key", names,
+			table_names(perfusion_options, ARRAY_LEN(perfusion_options), names), x);
+	if (rc == MS_OK)
+		rc = apply_table(perfusion_options, ARRAY_LEN(perfusion_options), v, path, c, c, x);
+	return rc;
+}
+
+/* Segmentation: parameters come with that analysis; only the shape is
  * checked for now so that configurations written today keep loading. */
 static ms_status load_analysis_params(const ms_json *v, const char *path, ms_config *c, ctx *x)
 {
@@ -691,14 +724,18 @@ static void log_applied(const ms_config *c)
 			      "MaxAttempts=%d StableTrigger=%s PerfRetentionDays=%d StableAge=%d "
 			      "Histogram={BinWidth=%g Min=%g Max=%g} Calcium={Profile=%s ThresholdHU=%g "
 			      "Connectivity=%d MinAreaMM2=%g MinPixels=%d KvpAdjust=%s VolumeMethod=%s "
-			      "MassCalibration=%g MaxHU=%g ROI=%s} Rules=%zu",
+			      "MassCalibration=%g MaxHU=%g ROI=%s} Perfusion={Method=%s SVDThreshold=%g "
+			      "OscillationIndex=%g Rho=%g KH=%g Relative=%s BaselineFrames=%d AIFVoxels=%d} Rules=%zu",
 			  c->enable ? "true" : "false", c->database, c->device, c->workers, c->memory_budget_mb,
 			  c->max_attempts, c->stable_trigger ? "true" : "false", c->perf_retention_days,
 			  c->stable_age_s, c->histogram.bin_width, c->histogram.min, c->histogram.max,
 			  calcium_profiles[c->calcium.profile], c->calcium.threshold_hu, c->calcium.connectivity,
 			  c->calcium.min_area_mm2, c->calcium.min_pixels, c->calcium.kvp_adjust ? "true" : "false",
 			  calcium_volume_methods[c->calcium.volume_method], c->calcium.mass_calibration,
-			  c->calcium.max_hu, calcium_rois[c->calcium.roi], c->n_rules);
+			  c->calcium.max_hu, calcium_rois[c->calcium.roi], perfusion_methods[c->perfusion.method],
+			  c->perfusion.svd_threshold, c->perfusion.oscillation_index, c->perfusion.rho, c->perfusion.k_h,
+			  c->perfusion.relative ? "true" : "false", c->perfusion.baseline_frames,
+			  c->perfusion.aif_voxels, c->n_rules);
 	ms_strbuf_appendf(&b, " Forward=%zu", c->n_forward);
 	if (!b.failed)
 		ms_log_info("%s", b.data);

@@ -78,6 +78,15 @@ typedef struct {
 		double max_hu;           /* lesions peaking above are dropped (metal); 0 = off */
 		int roi;                 /* MS_CALCIUM_ROI_* */
 	} calcium;                       /* MedSight.Calcium */
+	struct {
+		int method;              /* 0 "osvd", 1 "ssvd", 2 "csvd" */
+		double svd_threshold;    /* sSVD/cSVD truncation P; 0 = 0.2 / 0.1 */
+		double oscillation_index; /* oSVD limit; 0 = 0.035 */
+		double rho, k_h;         /* tissue density g/ml and hematocrit factor */
+		bool relative;           /* rho = k_H = 1 */
+		int baseline_frames;     /* 0 = automatic */
+		int aif_voxels;          /* automatic AIF size, 1..6 */
+	} perfusion;                     /* MedSight.Perfusion */
 } ms_config;
 
 /* Loads the configuration from the WHOLE Orthanc configuration JSON (as

@@ -6,6 +6,7 @@
 #include "common/alloc.h"
 #include "compute/histogram.h"
 #include "plugin/analysis_calcium.h"
+#include "plugin/analysis_perfusion.h"
 #include "plugin/analysis_segmentation.h"
 
 void ms_analysis_output_clear(ms_analysis_output *o)
@@ -66,10 +67,10 @@ static ms_status run_histogram(ms_plugin *p, const ms_volume *vol, const ms_seri
 }
 
 static const ms_analysis analyses[] = {
-	{ "histogram", run_histogram },
-	{ "calcium", ms_analysis_calcium_run },
-	{ "perfusion", NULL },
-	{ "segmentation", ms_analysis_segmentation_run },
+	{ "histogram", run_histogram, NULL },
+	{ "calcium", ms_analysis_calcium_run, NULL },
+	{ "perfusion", NULL, ms_analysis_perfusion_run },
+	{ "segmentation", ms_analysis_segmentation_run, NULL },
 };
 
 const ms_analysis *ms_analysis_find(const char *name)
@@ -84,5 +85,5 @@ const ms_analysis *ms_analysis_find(const char *name)
 bool ms_analysis_available(const char *name)
 {
 	const ms_analysis *a = ms_analysis_find(name);
-	return a && a->run;
+	return a && (a->run || a->run_series);
 }

@@ -8,7 +8,7 @@
 #include "plugin/plugin.h"
 #include "plugin/series_loader.h"
 
-#define MS_MAX_RESULT_OBJECTS 8
+#define MS_MAX_RESULT_OBJECTS 16
 #define MS_MANUFACTURER "MedSight" /* Manufacturer of every object we write */
 
 /* What an analysis produces: a JSON summary recorded on the job, and DICOM objects that the
@@ -32,6 +32,10 @@ typedef struct {
 	 * NULL when not implemented in this version. */
 	ms_status (*run)(ms_plugin *p, const ms_volume *vol, const ms_series_info *info,
 			 const ms_job_hooks *hooks, ms_analysis_output *out, char *err, size_t errlen);
+	/* Instead of run, for analyses of dynamic (4-D) series that load the series themselves;
+	 * params: the job's parameters (JSON object text or NULL). */
+	ms_status (*run_series)(ms_plugin *p, const char *series_id, const char *params, const ms_job_hooks *hooks,
+				ms_analysis_output *out, char *err, size_t errlen);
 } ms_analysis;
 
 /* Looks an analysis up by name (case-sensitive); NULL if unknown. */

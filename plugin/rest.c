@@ -314,8 +314,8 @@ static bool parse_analyze_body(const OrthancPluginHttpRequest *req, ms_json **bo
 	}
 	for (size_t i = 0; i < ms_json_size(*body); i++) {
 		const char *k = ms_json_key_at(*body, i);
-		if (strcmp(k, "Analysis") != 0 && strcmp(k, "Priority") != 0) {
-			snprintf(err, errlen, "unknown key '%s' (allowed: Analysis, Priority)", k);
+		if (strcmp(k, "Analysis") != 0 && strcmp(k, "Priority") != 0 && strcmp(k, "AIF") != 0) {
+			snprintf(err, errlen, "unknown key '%s' (allowed: Analysis, Priority, AIF)", k);
 			return false;
 		}
 	}
@@ -332,6 +332,24 @@ static bool parse_analyze_body(const OrthancPluginHttpRequest *req, ms_json **bo
 	if (!ms_analysis_available(*analysis)) {
 		snprintf(err, errlen, "analysis '%s' is not available in MedSight %s", *analysis, MS_VERSION);
 		return false;
+	}
+	const ms_json *aif = ms_json_get(*body, "AIF");
+	if (aif) {
+		if (strcmp(*analysis, "perfusion") != 0) {
+			snprintf(err, errlen, "\"AIF\" applies to the perfusion analysis only");
+			return false;
+		}
+		bool ok = ms_json_type_of(aif) == MS_JSON_ARRAY && ms_json_size(aif) == 3;
+		for (size_t k = 0; ok && k < 3; k++) {
+			const ms_json *c = ms_json_at(aif, k);
+			double v = ms_json_number(c);
+			ok = ms_json_is_number(c) && v >= 0 && v <= 65535 && v == (double)(long)v;
+		}
+		if (!ok) {
+			snprintf(err, errlen, "\"AIF\" must be [x, y, z]: the voxel indices (integers >= 0) of the arterial "
+					      "input function");
+			return false;
+		}
 	}
 	const ms_json *prio = ms_json_get(*body, "Priority");
 	*priority = MS_PRIO_ROUTINE;
@@ -378,7 +396,19 @@ static OrthancPluginErrorCode on_analyze(OrthancPluginRestOutput *out, const cha
 		goto out_free;
 	int64_t id;
 	bool created;
-	rc = ms_queue_enqueue(db, req->groups[0], analysis, (ms_priority)priority, "manual", NULL, &id, &created);
+	/* Parameters travel with the job (persisted): today only the perfusion AIF. */
+	ms_strbuf params;
+	ms_strbuf_init(&params);
+	const ms_json *aif = ms_json_get(body, "AIF");
+	if (aif) {
+		ms_strbuf_append(&params, "{\"AIF\": ");
+		ms_json_write(&params, aif);
+		ms_strbuf_append(&params, "}");
+	}
+	rc = params.failed ? MS_ERR_NOMEM
+			   : ms_queue_enqueue(db, req->groups[0], analysis, (ms_priority)priority, "manual",
+					      aif ? params.data : NULL, &id, &created);
+	ms_strbuf_free(&params);
 	ms_db_pool_put(p->db, db);
 	if (rc != MS_OK) {
 		ms_orthanc_answer_error(p->ctx, out, 500, "cannot queue the job (%s)", ms_status_name(rc));

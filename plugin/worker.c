@@ -235,7 +235,7 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	ms_strbuf_init(&out.summary);
 	ms_log_info("job %lld: %s of series %s (%s, attempt %d)", (long long)job->id, job->analysis, job->series_id,
 		    ms_config_priority_name(job->priority), job->attempts);
-	if (!a || !a->run) {
+	if (!a || (!a->run && !a->run_series)) {
 		snprintf(err, sizeof(err), "analysis '%s' is not available in MedSight %s", job->analysis, MS_VERSION);
 		rc = MS_ERR_ARG;
 		goto out_finish;
@@ -243,6 +243,12 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	job_run jr = { .db = db, .job_id = job->id, .w = w };
 	/* Loading is the first half of the progress bar, the analysis the second. */
 	ms_job_hooks load_hooks = { job_cancelled, job_progress, &jr };
+	if (a->run_series) {
+		rc = a->run_series(p, job->series_id, job->params, &load_hooks, &out, err, sizeof(err));
+		ms_job_timer_lap(&timer, MS_PERF_COMPUTE, 0, 0);
+		ms_job_timer_add_summary(&timer, out.summary.data, 0);
+		goto out_store;
+	}
 	rc = ms_series_load(p, job->series_id, &load_hooks, &vol, &info, err, sizeof(err));
 	if (rc != MS_OK)
 		goto out_finish;
@@ -251,6 +257,7 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	rc = a->run(p, vol, &info, &load_hooks, &out, err, sizeof(err));
 	ms_job_timer_lap(&timer, MS_PERF_COMPUTE, ms_volume_count(vol), 0);
 	ms_job_timer_add_summary(&timer, out.summary.data, ms_volume_count(vol));
+out_store:
 	/* A cancel that arrived during the analysis wins: its results are not stored. */
 	if (rc == MS_OK) {
 		jr.last_check = 0; /* look at the flag now, not at the throttled pace */

@@ -306,8 +306,8 @@ static void test_sections(void)
 	for (size_t i = 0; i < 3; i++) {
 		char section[128], want[128];
 		snprintf(section, sizeof(section), "{\"%s\":{\"Anything\":[1,{\"x\":true}]}}", analyses[i]);
-		/* Calcium's keys are defined; the others accept anything until their analysis lands. */
-		CHECK_EQ_INT(load_section(section, &c, NULL, 0), i == 0 ? MS_ERR_CONFIG : MS_OK);
+		/* Calcium's and Perfusion's keys are defined; Segmentation accepts anything (no keys yet). */
+		CHECK_EQ_INT(load_section(section, &c, NULL, 0), i < 2 ? MS_ERR_CONFIG : MS_OK);
 		ms_config_free(&c);
 		snprintf(section, sizeof(section), "{\"%s\":true}", analyses[i]);
 		snprintf(want, sizeof(want), "MedSight.%s: expected an object, got true", analyses[i]);
@@ -524,6 +524,29 @@ static void test_calcium(void)
 	expect_error("{\"Calcium\":{\"ThresholdHU\":20}}", "MedSight.Calcium.ThresholdHU: 20 is below the minimum 50");
 	expect_error("{\"Calcium\":{\"Treshold\":130}}", "MedSight.Calcium.Treshold: unknown key (allowed: Profile, ThresholdHU, "
 		     "Connectivity, MinAreaMM2, MinPixels, KvpAdjust, VolumeMethod, MassCalibration, MaxHU, ROI)");
+}
+
+static void test_perfusion(void)
+{
+	ms_config c;
+
+	CHECK_EQ_INT(load_section("{}", &c, NULL, 0), MS_OK);
+	CHECK_EQ_INT(c.perfusion.method, 0);
+	CHECK_NEAR(c.perfusion.rho, 1.04, 0);
+	CHECK_NEAR(c.perfusion.k_h, 0.73, 0);
+	CHECK_EQ_INT(c.perfusion.aif_voxels, 5);
+	CHECK_EQ_INT(c.perfusion.baseline_frames, 0);
+	ms_config_free(&c);
+	CHECK_EQ_INT(load_section("{\"Perfusion\":{\"Method\":\"cSVD\",\"SVDThreshold\":0.15,\"Relative\":true}}", &c,
+				  NULL, 0),
+		     MS_OK);
+	CHECK_EQ_INT(c.perfusion.method, 2);
+	CHECK_NEAR(c.perfusion.svd_threshold, 0.15, 0);
+	CHECK(c.perfusion.relative);
+	ms_config_free(&c);
+	expect_error("{\"Perfusion\":{\"Method\":\"tikhonov\"}}",
+		     "MedSight.Perfusion.Method: \"tikhonov\" is not one of \"osvd\", \"ssvd\", \"csvd\"");
+	expect_error("{\"Perfusion\":{\"AIFVoxels\":7}}", "MedSight.Perfusion.AIFVoxels: 7 is above the maximum 6");
 }
 
 static void test_rules(void)
@@ -789,6 +812,7 @@ int main(void)
 	test_sections();
 	test_forward();
 	test_calcium();
+	test_perfusion();
 	test_rules();
 	test_helpers();
 	test_sample_file();
