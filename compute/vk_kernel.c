@@ -1,5 +1,7 @@
 #include "compute/vk_kernel.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -307,6 +309,32 @@ static ms_status grid(const ms_vk_kernel *k, const uint32_t groups[3], uint32_t 
 	return MS_OK;
 }
 
+/* Fault injection for tests: MS_VK_INJECT_DEVICE_LOST=N makes the N-th kernel run of the
+ * process, and every later run on that same context, fail as VK_ERROR_DEVICE_LOST (a lost
+ * device stays lost), so the recovery path (retry on a fresh CPU context) can be tested
+ * without a faulty GPU. Other contexts are not affected. */
+static atomic_long runs_until_fault = -1;        /* -1: not read yet; 0: off */
+static _Atomic(const ms_vk_context *) lost_context;
+
+static bool inject_device_lost(const ms_vk_kernel *k)
+{
+	long n = atomic_load(&runs_until_fault);
+	if (n < 0) {
+		const char *env = getenv("MS_VK_INJECT_DEVICE_LOST");
+		n = env ? atol(env) : 0;
+		atomic_store(&runs_until_fault, n > 0 ? n : 0);
+	}
+	const ms_vk_context *lost = atomic_load(&lost_context);
+	if (lost)
+		return lost == k->ctx;
+	if (n == 0)
+		return false;
+	if (atomic_fetch_sub(&runs_until_fault, 1) > 1)
+		return false;
+	atomic_store(&lost_context, k->ctx);
+	return true;
+}
+
 ms_status ms_vk_kernel_run(ms_vk_kernel *k, const ms_vk_binding *b, uint32_t n, const void *push,
 			   uint32_t push_size, const uint32_t groups[3], double *gpu_ms)
 {
@@ -316,6 +344,8 @@ ms_status ms_vk_kernel_run(ms_vk_kernel *k, const ms_vk_binding *b, uint32_t n, 
 
 	if (gpu_ms)
 		*gpu_ms = 0;
+	if (inject_device_lost(k))
+		return ms_vk_status(VK_ERROR_DEVICE_LOST, "vkQueueSubmit (injected by MS_VK_INJECT_DEVICE_LOST)");
 	if (!groups || push_size > k->push_size || push_size % 4 != 0 || (push_size && !push)) {
 		ms_log_error("kernel run: push constants of %u bytes invalid (kernel takes %u)",
 			     push_size, k->push_size);

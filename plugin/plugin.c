@@ -116,6 +116,8 @@ static void release_all(void)
 	plugin.cache = NULL;
 	ms_vk_context_destroy(plugin.vk);
 	plugin.vk = NULL;
+	ms_vk_context_destroy(plugin.vk_fallback);
+	plugin.vk_fallback = NULL;
 	ms_config_free(&plugin.config);
 }
 

@@ -14,6 +14,7 @@ typedef struct {
 	OrthancPluginContext *ctx;
 	ms_config config;
 	ms_vk_context *vk;       /* the compute device, shared by workers */
+	ms_vk_context *vk_fallback; /* CPU device for jobs whose device failed; created on need */
 	ms_volume_cache *cache;  /* study-grouped volumes under MemoryBudgetMB */
 	ms_db_pool *db;          /* SQLite connections for REST and callback threads */
 	ms_workers *workers;     /* running between OrthancStarted and OrthancStopped */

@@ -76,6 +76,8 @@ static void append_result(ms_strbuf *b, const char *record)
 		ms_json_write(b, res);
 	else
 		ms_strbuf_append(b, "null");
+	ms_strbuf_append(b, ", \"DeviceFallback\": ");
+	ms_strbuf_append_json_string(b, ms_json_string(ms_json_get(rec, "DeviceFallback")));
 	ms_json_destroy(rec);
 }
 

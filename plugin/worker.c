@@ -180,7 +180,7 @@ static void job_progress(void *arg, double f)
  * job is done, so a crash in between re-runs the job rather than losing a forward), and writes
  * the job record {"Instances": [...], "Result": {...}}. */
 static ms_status store_results(ms_plugin *p, ms_store *db, int64_t job_id, const ms_analysis_output *out,
-			       ms_strbuf *record, char *err, size_t errlen)
+			       const char *fallback, ms_strbuf *record, char *err, size_t errlen)
 {
 	ms_strbuf_append(record, "{\"Instances\": [");
 	for (size_t i = 0; i < out->n_objects; i++) {
@@ -200,6 +200,10 @@ static ms_status store_results(ms_plugin *p, ms_store *db, int64_t job_id, const
 	}
 	ms_strbuf_append(record, "], \"Result\": ");
 	ms_strbuf_append(record, out->summary.data && out->summary.len ? out->summary.data : "null");
+	if (fallback[0]) {
+		ms_strbuf_append(record, ", \"DeviceFallback\": ");
+		ms_strbuf_append_json_string(record, fallback);
+	}
 	ms_strbuf_append(record, "}");
 	if (record->failed || out->summary.failed) {
 		snprintf(err, errlen, "out of memory building the result");
@@ -217,6 +221,52 @@ static uint64_t result_bytes(const ms_analysis_output *out)
 	return n;
 }
 
+static ms_status analyse(ms_plugin *p, const ms_analysis *a, const ms_job *job, const ms_volume *vol,
+			 const ms_series_info *info, const ms_job_hooks *hooks, ms_analysis_output *out, char *err,
+			 size_t errlen)
+{
+	if (a->run_series)
+		return a->run_series(p, job->series_id, job->params, hooks, out, err, errlen);
+	return a->run(p, vol, info, hooks, out, err, errlen);
+}
+
+/* A fresh CPU (lavapipe) context for jobs whose device failed; created on first need. */
+static ms_vk_context *fallback_device(ms_plugin *p)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
+	if (!p->vk_fallback) {
+		ms_vk_opts o = { .device = "cpu" };
+		if (ms_vk_context_create(&o, &p->vk_fallback) != MS_OK)
+			ms_log_error("no CPU Vulkan device to retry failed GPU jobs on");
+	}
+	pthread_mutex_unlock(&lock);
+	return p->vk_fallback;
+}
+
+/* Runs the analysis; when the device fails (lost, out of device memory), runs it once more on
+ * a fresh CPU context and describes what happened in note (empty otherwise). */
+static ms_status analyse_with_fallback(ms_plugin *p, const ms_analysis *a, const ms_job *job, const ms_volume *vol,
+				       const ms_series_info *info, const ms_job_hooks *hooks, ms_analysis_output *out,
+				       char *note, size_t note_len, char *err, size_t errlen)
+{
+	ms_status rc = analyse(p, a, job, vol, info, hooks, out, err, errlen);
+	if (rc != MS_ERR_VULKAN && rc != MS_ERR_NOMEM)
+		return rc;
+	ms_vk_context *cpu = fallback_device(p);
+	if (!cpu)
+		return rc;
+	snprintf(note, note_len, "%s on %s (%s); retried on %s", rc == MS_ERR_VULKAN ? "device failure" : "out of memory",
+		 ms_vk_context_device_name(p->vk), err[0] ? err : ms_status_name(rc), ms_vk_context_device_name(cpu));
+	ms_log_warning("job %lld: %s", (long long)job->id, note);
+	ms_analysis_output_clear(out);
+	ms_strbuf_init(&out->summary);
+	err[0] = '\0';
+	ms_plugin on_cpu = *p; /* same plugin state, other device */
+	on_cpu.vk = cpu;
+	return analyse(&on_cpu, a, job, vol, info, hooks, out, err, errlen);
+}
+
 static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 {
 	ms_plugin *p = w->plugin;
@@ -228,6 +278,7 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	ms_strbuf result;
 	ms_status rc;
 	ms_job_timer timer;
+	char fallback[512] = "";
 
 	ms_job_timer_start(&timer, job); /* perf: queue_wait */
 	ms_orthanc_jobs_submit(p, job);  /* visible in Orthanc's Jobs page */
@@ -243,21 +294,17 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	job_run jr = { .db = db, .job_id = job->id, .w = w };
 	/* Loading is the first half of the progress bar, the analysis the second. */
 	ms_job_hooks load_hooks = { job_cancelled, job_progress, &jr };
-	if (a->run_series) {
-		rc = a->run_series(p, job->series_id, job->params, &load_hooks, &out, err, sizeof(err));
-		ms_job_timer_lap(&timer, MS_PERF_COMPUTE, 0, 0);
-		ms_job_timer_add_summary(&timer, out.summary.data, 0);
-		goto out_store;
+	if (!a->run_series) {
+		rc = ms_series_load(p, job->series_id, &load_hooks, &vol, &info, err, sizeof(err));
+		if (rc != MS_OK)
+			goto out_finish;
+		ms_job_timer_lap(&timer, MS_PERF_DECODE, ms_volume_count(vol), ms_volume_count(vol) * sizeof(float));
+		ms_queue_progress(db, job->id, 0.5);
 	}
-	rc = ms_series_load(p, job->series_id, &load_hooks, &vol, &info, err, sizeof(err));
-	if (rc != MS_OK)
-		goto out_finish;
-	ms_job_timer_lap(&timer, MS_PERF_DECODE, ms_volume_count(vol), ms_volume_count(vol) * sizeof(float));
-	ms_queue_progress(db, job->id, 0.5);
-	rc = a->run(p, vol, &info, &load_hooks, &out, err, sizeof(err));
-	ms_job_timer_lap(&timer, MS_PERF_COMPUTE, ms_volume_count(vol), 0);
-	ms_job_timer_add_summary(&timer, out.summary.data, ms_volume_count(vol));
-out_store:
+	rc = analyse_with_fallback(p, a, job, vol, &info, &load_hooks, &out, fallback, sizeof(fallback), err,
+				   sizeof(err));
+	ms_job_timer_lap(&timer, MS_PERF_COMPUTE, vol ? ms_volume_count(vol) : 0, 0);
+	ms_job_timer_add_summary(&timer, out.summary.data, vol ? ms_volume_count(vol) : 0);
 	/* A cancel that arrived during the analysis wins: its results are not stored. */
 	if (rc == MS_OK) {
 		jr.last_check = 0; /* look at the flag now, not at the throttled pace */
@@ -265,7 +312,7 @@ out_store:
 			rc = MS_ERR_CANCELLED;
 	}
 	if (rc == MS_OK) {
-		rc = store_results(p, db, job->id, &out, &result, err, sizeof(err));
+		rc = store_results(p, db, job->id, &out, fallback, &result, err, sizeof(err));
 		ms_job_timer_lap(&timer, MS_PERF_STORE, 0, result_bytes(&out));
 	}
 out_finish:
