@@ -89,7 +89,9 @@ std::string ds(double v)
 
 bool code_ok(const ms_code &c)
 {
-	return c.value && c.value[0] && c.scheme && c.scheme[0] && c.meaning && c.meaning[0];
+	/* CodeValue and CodingSchemeDesignator are SH (16), CodeMeaning LO (64 characters). */
+	return c.value && c.value[0] && strlen(c.value) <= 16 && c.scheme && c.scheme[0] && strlen(c.scheme) <= 16 &&
+	       c.meaning && c.meaning[0] && strlen(c.meaning) <= 64;
 }
 
 void slice_position(const ms_dicom_source *src, uint32_t k, double out[3])

@@ -240,12 +240,9 @@ static ms_status write_objects(ms_plugin *p, const ms_dynamic_series *ds, const 
 			      r->aif_voxel[i][1], r->aif_voxel[i][2]);
 	ms_sr_desc sd = { .src = &rs.src, .series_uid = sr_series, .sop_uid = sr_sop,
 			  .series_description = "MedSight perfusion summary", .series_number = SR_SERIES_NUMBER,
-			  .procedure_reported = ct ? (ms_code){ "126301", "DCM",
-								 "Perfusion analysis by IV Iodinated Contrast Computed "
-								 "Tomography (CT) technique" }
-						   : (ms_code){ "126303", "DCM",
-								 "Perfusion analysis by Susceptibility Magnetic "
-								 "Resonance (MR) technique" },
+			  /* The PS3.16 meanings exceed LO's 64 characters: shortened. */
+			  .procedure_reported = ct ? (ms_code){ "126301", "DCM", "Perfusion analysis by IV iodinated contrast CT" }
+						   : (ms_code){ "126303", "DCM", "Perfusion analysis by susceptibility MR" },
 			  .device_observer_uid = observer, .device_observer_name = ALGORITHM_NAME,
 			  .algorithm_name = ALGORITHM_NAME, .algorithm_version = ALGORITHM_VERSION,
 			  .algorithm_parameters = params, .groups = groups, .n_groups = 2 };

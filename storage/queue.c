@@ -140,12 +140,20 @@ ms_status ms_queue_enqueue(ms_store *s, const char *series_id, const char *analy
 		job_id = sqlite3_column_int64(st, 0);
 		int old = sqlite3_column_int(st, 1);
 		ms_store_release(st);
-		if ((int)prio > old) {
-			rc = ms_store_stmt(s, MS_STMT_QUEUE_RAISE, "UPDATE jobs SET priority = ?2 WHERE id = ?1", &st);
+		/* The later request's parameters win (e.g. an AIF given after the stable trigger). */
+		if ((int)prio > old || params) {
+			rc = ms_store_stmt(s, MS_STMT_QUEUE_RAISE,
+					   "UPDATE jobs SET priority = max(priority, ?2), params = coalesce(?3, params) "
+					   "WHERE id = ?1",
+					   &st);
 			if (rc != MS_OK)
 				goto out_rollback;
 			sqlite3_bind_int64(st, 1, job_id);
 			sqlite3_bind_int(st, 2, (int)prio);
+			if (params)
+				sqlite3_bind_text(st, 3, params, -1, SQLITE_STATIC);
+			else
+				sqlite3_bind_null(st, 3);
 			src = sqlite3_step(st);
 			ms_store_release(st);
 			if (src != SQLITE_DONE) {

@@ -38,7 +38,8 @@ const char *ms_job_state_name(ms_job_state s);
 int ms_job_state_parse(const char *name);
 
 /* Adds a job for (series_id, analysis). If a QUEUED job for the same pair exists, no row is
- * added: its priority is raised to max(old, prio) and its id returned with *created = false.
+ * added: its priority is raised to max(old, prio), its params replaced when params is not NULL,
+ * and its id returned with *created = false.
  * params (JSON text) may be NULL; id and created may be NULL if not wanted.
  * MS_ERR_ARG for NULL/empty strings or a bad priority; MS_ERR_SQL; MS_ERR_NOMEM. */
 ms_status ms_queue_enqueue(ms_store *s, const char *series_id, const char *analysis, ms_priority prio,

@@ -36,7 +36,8 @@ typedef struct {
 static inline void fuzz_read(fuzz_reader *r, void *dst, size_t n)
 {
 	size_t k = n < r->left ? n : r->left;
-	memcpy(dst, r->p, k);
+	if (k)
+		memcpy(dst, r->p, k);
 	memset((uint8_t *)dst + k, 0, n - k);
 	r->p += k;
 	r->left -= k;

@@ -366,3 +366,138 @@ def study_instance_count(node, study_uid):
         raise AssertionError("study %s not found" % study_uid)
     sid = [b["ID"] for b in body if b.get("Type") == "Study"][0]
     return len(node.get_ok("/studies/%s/instances" % sid))
+
+
+# -- Parametric Map ----------------------------------------------------------
+
+PM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.30"
+
+
+def pm_frames(ds):
+    """(nframes, rows, cols) float32 of a float Parametric Map, decoded with
+    numpy from FloatPixelData (little endian), not by pydicom's handlers."""
+    if int(ds.BitsAllocated) != 32:
+        raise AssertionError("PM BitsAllocated %s, want 32" % ds.BitsAllocated)
+    if "FloatPixelData" not in ds:
+        raise AssertionError("PM without FloatPixelData")
+    n = int(ds.get("NumberOfFrames", 1))
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    raw = np.frombuffer(ds.FloatPixelData, dtype="<f4")
+    if raw.size < n * rows * cols:
+        raise AssertionError("FloatPixelData has %d floats, %d frames need %d"
+                             % (raw.size, n, n * rows * cols))
+    return raw[:n * rows * cols].reshape(n, rows, cols)
+
+
+def _frame_position(ds, f):
+    item = ds.PerFrameFunctionalGroupsSequence[f]
+    pp = item.get("PlanePositionSequence") or \
+        ds.SharedFunctionalGroupsSequence[0].get("PlanePositionSequence")
+    return np.asarray([float(v) for v in pp[0].ImagePositionPatient])
+
+
+def pm_volume(ds, positions, shape):
+    """(nz, ny, nx) float32 map rebuilt from the frames: every frame's
+    PlanePosition must match one source slice (0.01 mm) and every slice must
+    be covered exactly once."""
+    nz, ny, nx = shape
+    if (int(ds.Rows), int(ds.Columns)) != (ny, nx):
+        raise AssertionError("PM %dx%d, source %dx%d" % (ds.Rows, ds.Columns, ny, nx))
+    frames = pm_frames(ds)
+    if len(ds.PerFrameFunctionalGroupsSequence) != frames.shape[0]:
+        raise AssertionError("%d per-frame items for %d frames"
+                             % (len(ds.PerFrameFunctionalGroupsSequence), frames.shape[0]))
+    vol = np.zeros(shape, dtype=np.float32)
+    seen = [0] * nz
+    pos = np.asarray(positions, dtype=np.float64)
+    for f in range(frames.shape[0]):
+        ipp = _frame_position(ds, f)
+        d = np.abs(pos - ipp).max(axis=1)
+        k = int(np.argmin(d))
+        if d[k] > 0.01:
+            raise AssertionError("PM frame %d at %s matches no source slice" % (f, ipp.tolist()))
+        vol[k] = frames[f]
+        seen[k] += 1
+    if seen != [1] * nz:
+        raise AssertionError("PM frames per source slice: %s, want one each" % seen)
+    return vol
+
+
+def pm_frame_sources(ds):
+    """[(frame ImagePositionPatient, [referenced source SOP instance UIDs])]
+    from each frame's DerivationImageSequence / SourceImageSequence."""
+    out = []
+    for f, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        uids = []
+        for d in item.get("DerivationImageSequence", []):
+            for s in d.get("SourceImageSequence", []):
+                uids.append(str(s.ReferencedSOPInstanceUID))
+        out.append((_frame_position(ds, f), uids))
+    return out
+
+
+def pm_rwvm(ds):
+    """The shared RealWorldValueMapping item as a dict: LUTLabel,
+    LUTExplanation, First, Last, Slope, Intercept, Unit (code tuple),
+    Quantity (code tuple of the (246205007, SCT) item), Method (code tuple
+    of the (370129005, SCT) item or None), Count (items in the sequence)."""
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    seq = shared.RealWorldValueMappingSequence
+    it = seq[0]
+    out = {"Count": len(seq), "LUTLabel": str(it.LUTLabel),
+           "LUTExplanation": str(it.get("LUTExplanation", "")),
+           "First": float(it.DoubleFloatRealWorldValueFirstValueMapped),
+           "Last": float(it.DoubleFloatRealWorldValueLastValueMapped),
+           "Slope": float(it.RealWorldValueSlope),
+           "Intercept": float(it.RealWorldValueIntercept),
+           "Unit": _code(it.MeasurementUnitsCodeSequence),
+           "Quantity": None, "Method": None}
+    for q in it.get("QuantityDefinitionSequence", []):
+        name = _code(q.ConceptNameCodeSequence)[:2]
+        if q.get("ValueType") != "CODE":
+            continue
+        if name == ("246205007", "SCT"):
+            out["Quantity"] = _code(q.ConceptCodeSequence)
+        elif name == ("370129005", "SCT"):
+            out["Method"] = _code(q.ConceptCodeSequence)
+    return out
+
+
+def check_pm_header(ds, series_number, label, image_type_4):
+    """Attributes every MedSight Parametric Map must have (beyond dciodvfy):
+    SOP class, series number, ImageType/FrameType DERIVED\\PRIMARY\\
+    PERFUSION\\<image_type_4>, ContentLabel, float pixels without the integer
+    pixel attributes."""
+    problems = []
+    if ds.SOPClassUID != PM_SOP_CLASS:
+        problems.append("SOPClassUID %s" % ds.SOPClassUID)
+    if int(ds.SeriesNumber) != series_number:
+        problems.append("SeriesNumber %s, want %d" % (ds.SeriesNumber, series_number))
+    want = ["DERIVED", "PRIMARY", "PERFUSION", image_type_4]
+    if list(ds.ImageType) != want:
+        problems.append("ImageType %s, want %s" % (list(ds.ImageType), want))
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    ft = shared.get("ParametricMapFrameTypeSequence")
+    if not ft or list(ft[0].FrameType) != want:
+        problems.append("shared FrameType %s, want %s"
+                        % (list(ft[0].FrameType) if ft else None, want))
+    if ds.get("ContentLabel") != label:
+        problems.append("ContentLabel %r, want %r" % (ds.get("ContentLabel"), label))
+    for kw in ("PixelData", "BitsStored", "HighBit", "PixelRepresentation"):
+        if kw in ds:
+            problems.append("%s present" % kw)
+    # PixelPresentation is not in the PS3.3 Parametric Map Image module
+    # (DCMTK dcmpmap does not write it); when present it must say MONOCHROME.
+    if ds.get("PixelPresentation", "MONOCHROME") != "MONOCHROME":
+        problems.append("PixelPresentation %r" % ds.get("PixelPresentation"))
+    if problems:
+        raise AssertionError("PM %s: %s" % (label, "; ".join(problems)))
+
+
+def sr_code(ds, concept_value):
+    """ConceptCode tuple of the first CODE item named concept_value (None)."""
+    for depth, it in sr_items(ds):
+        if it.get("ValueType") == "CODE" and "ConceptNameCodeSequence" in it \
+                and _code(it.ConceptNameCodeSequence)[0] == concept_value:
+            return _code(it.ConceptCodeSequence)
+    return None

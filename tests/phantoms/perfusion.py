@@ -18,12 +18,13 @@ gamma is the lower incomplete gamma function (power series below, no scipy).
                     (AcquisitionNumber/AcquisitionTime or
                     TemporalPositionIdentifier), optionally a dropped image
 
-Only numpy and make_series (pydicom) are used.
+Only numpy, pydicom and make_series are used.
 """
 
 import math
 
 import numpy as np
+import pydicom
 
 import make_series
 
@@ -37,7 +38,7 @@ BORDER = 2                          # air pixels around the body in-plane
 REGIONS = (
     ("A", 60.0, 4.0, 0.0, (4, 10, 10, 16)),
     ("B", 30.0, 4.0, 0.0, (12, 18, 10, 16)),
-    ("C", 40.0, 6.0, 2.0, (12, 18, 3, 9)),
+    ("C", 40.0, 5.0, 2.0, (12, 18, 3, 9)),
 )
 AIF_BLOCK = (4, 7, 4, 7)            # 3 x 3 pixels on every slice (y0, y1, x0, x1)
 
@@ -102,10 +103,12 @@ def _layout(nz, ny, nx):
     aif = np.zeros_like(body)
     y0, y1, x0, x1 = AIF_BLOCK
     aif[:, y0:y1, x0:x1] = True
+    aif &= body          # small matrices clip the blocks to the body
     regions = []
     for name, cbf, tau, delay, (ry0, ry1, rx0, rx1) in REGIONS:
         m = np.zeros_like(body)
         m[:, ry0:ry1, rx0:rx1] = True
+        m &= body
         regions.append({"name": name, "cbf": cbf, "tau": tau, "delay": delay,
                         "cbv": cbf * tau / 60.0, "mtt": tau, "mask": m})
     return body, aif, regions
@@ -130,7 +133,7 @@ def _geometry(nx, ny, nz, pix, dz):
             "origin": origin}, positions
 
 
-def ct_phantom(nx=24, ny=24, nz=4, nt=40, dt=1.0, k=110.0, pix=1.0, dz=5.0):
+def ct_phantom(nx=24, ny=24, nz=4, nt=44, dt=1.0, k=110.0, pix=1.0, dz=5.0):
     """Classic dynamic CT. HU = 40 + C inside the body (air outside), with the
     AIF peak K (alpha beta)^alpha e^-alpha (~500 HU above baseline for K = 110).
     Returns dict(hu (nt, nz, ny, nx), t, dt, body, aif_mask, aif_voxels
@@ -216,11 +219,16 @@ def write_series(outdir, ph, seed, uid_salt, description="MedSight perfusion pha
     info["hu"] = info["hu"].reshape(nt, nz, ny, nx)
     info["positions"] = list(ph["positions"])
     info["nt"], info["nz"] = nt, nz
+    # Read back rather than re-derive make_series' UIDs: which file is which image.
     sop = {}
-    for t in range(nt):
-        for z in range(nz):
-            if (t, z) not in drop:
-                sop[make_series.uid(seed, uid_salt, "sop", 1, ph["modality"],
-                                    "s%d" % (t * nz + z))] = (t, z)
+    zs = np.asarray([p[2] for p in ph["positions"]])
+    for path in info["files"]:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        if temporal == "temporal":
+            t = int(ds.TemporalPositionIdentifier) - 1
+        else:
+            t = int(ds.AcquisitionNumber) - 1
+        z = int(np.argmin(np.abs(zs - float(ds.ImagePositionPatient[2]))))
+        sop[str(ds.SOPInstanceUID)] = (t, z)
     info["sop"] = sop
     return info

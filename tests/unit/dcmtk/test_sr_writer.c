@@ -209,6 +209,14 @@ static void test_bad_arguments(syn_ct *ct)
 	CHECK_EQ_INT(ms_sr_write(&d, &buf, &n, err, sizeof(err)), MS_ERR_DICOM);
 	CHECK(buf == NULL);
 	CHECK_EQ_INT(ms_sr_write(NULL, &buf, &n, err, sizeof(err)), MS_ERR_ARG);
+	/* CodeMeaning is LO: 64 characters at most (a 78-character PS3.16 meaning once slipped through). */
+	fill_desc(ct, &d);
+	d.procedure_reported = (ms_code){ "126301", "DCM",
+					  "Perfusion analysis by IV Iodinated Contrast Computed Tomography (CT) technique" };
+	CHECK_EQ_INT(ms_sr_write(&d, &buf, &n, err, sizeof(err)), MS_ERR_ARG);
+	d.procedure_reported = (ms_code){ "126301", "DCM", "Perfusion analysis by IV iodinated contrast CT" };
+	CHECK_EQ_INT(ms_sr_write(&d, &buf, &n, err, sizeof(err)), MS_OK);
+	ms_dicom_free(buf);
 }
 
 int main(void)

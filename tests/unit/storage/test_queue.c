@@ -173,6 +173,16 @@ static void test_dedupe(void)
 	CHECK_EQ_INT(ms_queue_get(s, a, &j), MS_OK);
 	CHECK_EQ_INT(j.priority, MS_PRIO_STAT);
 	CHECK_STR(j.trigger, "stable"); /* the original job, not a new one */
+	CHECK(j.params == NULL);
+	ms_job_clear(&j);
+	/* Parameters of a later request replace the queued job's; a request without keeps them. */
+	CHECK_EQ_INT(ms_queue_enqueue(s, "ser", "calcium", MS_PRIO_LOW, "manual", "{\"AIF\": [1, 2, 3]}", &b, &created),
+		     MS_OK);
+	CHECK(!created && b == a);
+	CHECK_EQ_INT(ms_queue_enqueue(s, "ser", "calcium", MS_PRIO_LOW, "manual", NULL, &b, &created), MS_OK);
+	CHECK_EQ_INT(ms_queue_get(s, a, &j), MS_OK);
+	CHECK_STR(j.params, "{\"AIF\": [1, 2, 3]}");
+	CHECK_EQ_INT(j.priority, MS_PRIO_STAT); /* never lowered */
 	ms_job_clear(&j);
 
 	/* Another analysis, or another series: new jobs. */
