@@ -3,7 +3,7 @@ a different patient per study), rules mixing analyses and priorities by
 SeriesDescription, one worker so the queue runs deep:
 
     "LOAD stat ..."    calcium (ROI none)        STAT
-    "LOAD routine ..." segmentation + histogram  ROUTINE
+    "LOAD routine ..." segmentation + histogram  ROUTINE (96x96x16, others 64x64x8)
     "LOAD low ..."     histogram                 LOW   (larger volumes, so the
                                                         volume cache must evict)
 
@@ -80,6 +80,9 @@ class LoadTest(harness.NodeTestCase):
     def setUpClass(cls):
         super().setUpClass()
         chest = ctseg.chest(nx=64, ny=64, nz=8, dz=10.0)
+        # ROUTINE segmentations are larger so the ROUTINE queue is still long
+        # when the last STAT series arrive.
+        big_chest = ctseg.chest(nx=96, ny=96, nz=16, dz=10.0)
         cls.studies = []
         for s in range(SENDERS):
             for k in range(STUDIES):
@@ -93,10 +96,12 @@ class LoadTest(harness.NodeTestCase):
                     info = make_series.make_ct_series(os.path.join(cls.tmp, name), nx=160,
                                                       ny=160, nz=48, dz=2.0, **common)
                 else:
+                    ph = big_chest if kind == "routine" else chest
+                    nz, ny, nx = ph["hu"].shape
                     info = make_series.make_ct_series(
-                        os.path.join(cls.tmp, name), nx=64, ny=64, nz=8, dz=10.0,
-                        spacing=chest["pixel_spacing"], origin=chest["origin"],
-                        hu=chest["hu"], **common)
+                        os.path.join(cls.tmp, name), nx=nx, ny=ny, nz=nz, dz=ph["dz"],
+                        spacing=ph["pixel_spacing"], origin=ph["origin"],
+                        hu=ph["hu"], **common)
                 info.update(sender=s, index=k, kind=kind, name=name)
                 cls.studies.append(info)
 
