@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <vector>
 
 #include <dcmtk/dcmdata/dcistrmb.h>
@@ -29,6 +31,16 @@ bool load(const void *buf, size_t n, DcmFileFormat &ff, char *err, size_t errlen
 	}
 	/* The writers copy from the dataset; make sure pixel data and other values are in memory. */
 	ff.loadAllDataIntoMemory();
+	/* Results are written in UTF-8 (ISO_IR 192): convert what they copy (patient names, study
+	 * descriptions) instead of relabelling bytes of another character set. */
+	cond = ff.convertToUTF8();
+	if (cond.bad()) {
+		OFString cs;
+		ff.getDataset()->findAndGetOFStringArray(DCM_SpecificCharacterSet, cs);
+		snprintf(err, errlen, "the source's character set '%s' cannot be converted to UTF-8: %s", cs.c_str(),
+		         cond.text());
+		return false;
+	}
 	return true;
 }
 

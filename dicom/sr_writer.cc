@@ -246,6 +246,8 @@ ms_status write_sr(const ms_sr_desc *d, uint8_t **out, size_t *out_size, char *e
 		return MS_ERR_DICOM;
 
 	c = doc.readStudyData(*srcds);
+	if (c.good()) /* the source was converted to UTF-8 when loaded */
+		c = doc.setSpecificCharacterSetType(DSRTypes::CS_UTF8);
 	if (failed(c, "copy patient/study from source", err, errlen))
 		return MS_ERR_DICOM;
 	std::string date, tim;

@@ -22,8 +22,9 @@ if [ ! -f "$config" ]; then
   install -m 0644 config/orthanc.json "$config"
 fi
 
-if ! ls /usr/share/vulkan/icd.d/ 2>/dev/null | grep -qv lvp_icd; then
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json   # no GPU driver: lavapipe
+# Mesa installs Intel/Radeon ICD files even without such hardware: look for a GPU device node.
+if ! ls /dev/dri/renderD* /dev/nvidia0 >/dev/null 2>&1; then
+  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json   # no GPU: lavapipe
 fi
 export TCP_NODELAY=1   # DCMTK on Debian keeps Nagle on otherwise: ~50 ms per C-STORE
 

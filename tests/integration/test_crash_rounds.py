@@ -75,9 +75,14 @@ class CrashRoundsTest(harness.NodeTestCase):
         self.log("ingest kill after %.3f s (storescu %s, rc %d)"
                  % (delay, "had finished" if finished else "was sending", rc))
         node.start()
-        # The modality sends the whole lot again; what Orthanc already has is
-        # accepted as already stored.
+        # The modality sends the whole lot again after a pause of its own;
+        # what Orthanc already has is accepted as already stored. The pause
+        # spans the plugin's sweep for series cut off by the crash
+        # (StableAge + 1 s after start).
+        pause = rng.uniform(0.0, self.STABLE_AGE + 1.5)
+        time.sleep(pause)
         node.store(files)
+        self.log("re-sent %d files %.3f s after the restart" % (len(files), pause))
 
     def kill_during_jobs(self, sids, rng):
         node = self.node
@@ -136,6 +141,9 @@ class CrashRoundsTest(harness.NodeTestCase):
                                                                     j["Error"]))
                 self.assertIn(j["Attempts"], (1, 2), j)
                 self.assertEqual(len(j["Results"]), RESULTS[j["Analysis"]], j)
+                if j["Analysis"] == "histogram":
+                    # Analysed the whole series, not what had arrived so far.
+                    self.assertEqual(j["Result"]["Count"], info["hu"].size, info["name"])
             # Source + SEG + SR, one instance each result, no SOP Instance UID twice.
             self.assertEqual(len(study["Series"]), 1 + RESULTS["calcium"], info["name"])
             sops = []

@@ -105,7 +105,9 @@ static int syn_write_slice(const syn_ct *s, int k, const char *path, int drop_ro
 	fprintf(f, "(0008,0020) DA [20240102]\n(0008,0030) TM [101500]\n");
 	fprintf(f, "(0008,0023) DA [20240102]\n(0008,0033) TM [101500]\n");
 	fprintf(f, "(0008,0050) SH [ACC1]\n(0008,0060) CS [CT]\n(0008,0070) LO [Synth]\n");
-	fprintf(f, "(0008,0090) PN []\n(0010,0010) PN [Test^Patient]\n(0010,0020) LO [PID1]\n");
+	/* Latin-1 source: results must convert it (ISO_IR 192), not relabel the bytes. */
+	fprintf(f, "(0008,0005) CS [ISO_IR 100]\n");
+	fprintf(f, "(0008,0090) PN []\n(0010,0010) PN [M\xfcller^Anna]\n(0010,0020) LO [PID1]\n");
 	fprintf(f, "(0010,0030) DA [19600101]\n(0010,0040) CS [O]\n");
 	fprintf(f, "(0018,0050) DS [2.5]\n(0018,0060) DS [120]\n(0018,5100) CS [HFS]\n(0020,0060) CS []\n");
 	fprintf(f, "(0020,000d) UI [%s]\n(0020,000e) UI [%s]\n", s->study_uid, s->series_uid);
@@ -190,3 +192,24 @@ static void syn_ct_destroy(syn_ct *s)
 		printf("kept %s\n", s->dir);
 	}
 }
+
+/* 0 when the DICOM file at path declares ISO_IR 192 and holds the source's patient name
+ * converted to UTF-8 ("M\xc3\xbcller^Anna"); prints what it found otherwise. */
+static int syn_check_utf8(const char *path)
+{
+	char cmd[600], line[512];
+	int charset = 0, name = 0;
+	snprintf(cmd, sizeof(cmd), "dcmdump +P SpecificCharacterSet +P PatientName '%s' 2>&1", path);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		charset |= strstr(line, "ISO_IR 192") != NULL;
+		name |= strstr(line, "M\xc3\xbcller^Anna") != NULL;
+		if (!strstr(line, "ISO_IR 192") && !strstr(line, "M\xc3\xbcller^Anna"))
+			fprintf(stderr, "utf8 check: %s", line);
+	}
+	pclose(p);
+	return charset && name ? 0 : 1;
+}
+

@@ -105,6 +105,7 @@ static void test_write_and_read_back(syn_ct *ct)
 	const char *path = write_file(ct, "cbf.dcm", buf, n);
 	CHECK(path != NULL);
 	CHECK_EQ_INT(syn_dciodvfy(path, "PM CBF"), 0);
+	CHECK_EQ_INT(syn_check_utf8(path), 0);
 
 	rc = ms_pm_verify(buf, n, &d, err, sizeof(err));
 	if (rc != MS_OK)

@@ -99,6 +99,7 @@ static void test_write_and_read_back(syn_ct *ct)
 	snprintf(path, sizeof(path), "%s/seg.dcm", ct->dir);
 	CHECK_EQ_INT(syn_write_file(path, buf, n), 0);
 	CHECK_EQ_INT(syn_dciodvfy(path, "SEG"), 0);
+	CHECK_EQ_INT(syn_check_utf8(path), 0);
 
 	rc = ms_seg_verify(buf, n, &d, err, sizeof(err));
 	if (rc != MS_OK)
