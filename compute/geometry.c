@@ -40,6 +40,14 @@ static const char *label_of(const ms_slice_geom *s)
 	return s->label ? s->label : "?";
 }
 
+static bool finite_n(const double *v, int n)
+{
+	for (int k = 0; k < n; k++)
+		if (!isfinite(v[k]))
+			return false;
+	return true;
+}
+
 /* Checks what every slice must carry and share with the first one. */
 static ms_status check_consistent(const ms_slice_geom *s, size_t n, const ms_geometry_opts *o, char *err,
 				  size_t errlen)
@@ -50,6 +58,16 @@ static ms_status check_consistent(const ms_slice_geom *s, size_t n, const ms_geo
 				      : !s[i].has_pixel_spacing ? "PixelSpacing" : NULL;
 		if (missing) {
 			snprintf(err, errlen, "missing %s in instance %s", missing, label_of(&s[i]));
+			return MS_ERR_INPUT;
+		}
+		/* NaN/inf (e.g. "nan" in a DS value) compare false against every tolerance below and
+		 * would pass as a regular stack with a NaN origin or spacing (found by fuzz_geometry). */
+		const char *nonfinite = !finite_n(s[i].ipp, 3) ? "ImagePositionPatient"
+					: !finite_n(s[i].iop, 6) ? "ImageOrientationPatient"
+					: !finite_n(s[i].pixel_spacing, 2) ? "PixelSpacing" : NULL;
+		if (nonfinite) {
+			snprintf(err, errlen, "invalid %s in instance %s: not a finite number", nonfinite,
+				 label_of(&s[i]));
 			return MS_ERR_INPUT;
 		}
 		if (s[i].rows == 0 || s[i].cols == 0) {
@@ -152,16 +170,31 @@ ms_status ms_geometry_sort(const ms_slice_geom *s, size_t n, const ms_geometry_o
 	}
 
 	double mean_gap = (keys[n - 1].z - keys[0].z) / (double)(n - 1);
+	/* Finite but absurd positions (around 1e308 mm) overflow the projections and gaps to inf/NaN,
+	 * which no tolerance check below rejects (fuzz_geometry regression crash-overflowing-ipp). */
+	if (!isfinite(mean_gap)) {
+		snprintf(err, errlen, "invalid ImagePositionPatient: slice positions out of range (%g mm apart)",
+			 keys[n - 1].z - keys[0].z);
+		goto out_free_keys;
+	}
 	double tol = fmax(o.spacing_abs_tol, o.spacing_rel_tol * mean_gap);
+	/* Name the gap that deviates most (a missing slice shows as the one double gap). */
+	size_t worst = 0;
+	double worst_dev = 0;
 	for (size_t i = 1; i < n; i++) {
-		double gap = keys[i].z - keys[i - 1].z;
-		if (fabs(gap - mean_gap) > tol) {
-			snprintf(err, errlen,
-				 "non-uniform slice spacing: gap of %.3f mm between instances %s and %s, mean %.3f mm "
-				 "(tolerance %.3f mm); a slice may be missing",
-				 gap, label_of(&s[keys[i - 1].index]), label_of(&s[keys[i].index]), mean_gap, tol);
-			goto out_free_keys;
+		double dev = fabs(keys[i].z - keys[i - 1].z - mean_gap);
+		if (dev > worst_dev) {
+			worst_dev = dev;
+			worst = i;
 		}
+	}
+	if (worst_dev > tol) {
+		snprintf(err, errlen,
+			 "non-uniform slice spacing: gap of %.3f mm between instances %s and %s, mean %.3f mm "
+			 "(tolerance %.3f mm); a slice may be missing",
+			 keys[worst].z - keys[worst - 1].z, label_of(&s[keys[worst - 1].index]),
+			 label_of(&s[keys[worst].index]), mean_gap, tol);
+		goto out_free_keys;
 	}
 
 	for (size_t i = 0; i < n; i++)

@@ -79,6 +79,7 @@ static OrthancPluginErrorCode on_change(OrthancPluginChangeType change, OrthancP
 		plugin.forwarder = NULL;
 		return OrthancPluginErrorCode_Success;
 	case OrthancPluginChangeType_NewSeries:
+	case OrthancPluginChangeType_NewInstance:
 	case OrthancPluginChangeType_StableSeries:
 		break;
 	case OrthancPluginChangeType_Deleted:
@@ -93,6 +94,8 @@ static OrthancPluginErrorCode on_change(OrthancPluginChangeType change, OrthancP
 		return OrthancPluginErrorCode_Success; /* logged; never fail Orthanc's ingest */
 	if (change == OrthancPluginChangeType_NewSeries)
 		rc = ms_inbox_series_seen(db, resource_id);
+	else if (change == OrthancPluginChangeType_NewInstance)
+		rc = ms_inbox_push(db, MS_EVENT_NEW_INSTANCE, resource_id); /* its series is found later */
 	else
 		rc = ms_inbox_push(db, MS_EVENT_STABLE_SERIES, resource_id);
 	ms_db_pool_put(plugin.db, db);

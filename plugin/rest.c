@@ -316,6 +316,12 @@ static bool parse_analyze_body(const OrthancPluginHttpRequest *req, ms_json **bo
 	}
 	for (size_t i = 0; i < ms_json_size(*body); i++) {
 		const char *k = ms_json_key_at(*body, i);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(k, ms_json_key_at(*body, j)) == 0) {
+				snprintf(err, errlen, "key '%s' given more than once", k);
+				return false;
+			}
+		}
 		if (strcmp(k, "Analysis") != 0 && strcmp(k, "Priority") != 0 && strcmp(k, "AIF") != 0) {
 			snprintf(err, errlen, "unknown key '%s' (allowed: Analysis, Priority, AIF)", k);
 			return false;

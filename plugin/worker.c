@@ -33,7 +33,7 @@ struct ms_workers {
 	int n;
 	worker *threads;
 	double start_time;         /* series seen before this are orphans of an earlier run */
-	bool orphans_checked;
+	double orphans_checked_at; /* last sweep for series pending since before the start */
 };
 
 static double now_s(void)
@@ -107,16 +107,35 @@ out_free:
 static void raise_orphans(ms_workers *w, ms_store *db)
 {
 	double t = now_s();
-	if (w->orphans_checked || t < w->start_time + w->plugin->config.stable_age_s + 1)
+	/* From StableAge after the start on, once a second: rows of the earlier run can still be
+	 * refreshed by its NewInstance events processed after the start. */
+	if (t < w->start_time + w->plugin->config.stable_age_s + 1 || t < w->orphans_checked_at + 1)
 		return;
-	w->orphans_checked = true;
+	w->orphans_checked_at = t;
 	char **ids = NULL;
 	size_t n = 0;
 	if (ms_inbox_series_older_than(db, t - w->start_time, &ids, &n) != MS_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		ms_log_info("series %s was still arriving when Orthanc stopped; treating it as stable", ids[i]);
-		ms_inbox_push(db, MS_EVENT_STABLE_SERIES, ids[i]);
+		/* Instances that arrived since the start make Orthanc track the series again: its own
+		 * StableSeries will come, and raising one here too would start the job twice. */
+		char uri[128];
+		ms_json *series = NULL;
+		snprintf(uri, sizeof(uri), "/series/%s", ids[i]);
+		ms_status rc = ms_orthanc_get_json(w->plugin->ctx, uri, &series);
+		const ms_json *stable = ms_json_get(series, "IsStable");
+		bool tracked = rc == MS_OK && stable && ms_json_type_of(stable) == MS_JSON_BOOL && !ms_json_bool(stable);
+		ms_json_destroy(series);
+		if (rc == MS_ERR_NOTFOUND) {
+			ms_inbox_series_settled(db, ids[i]); /* deleted meanwhile */
+		} else if (tracked) {
+			ms_log_info("series %s was still arriving when Orthanc stopped and is receiving instances again; "
+				    "waiting for Orthanc to report it stable",
+				    ids[i]);
+		} else {
+			ms_log_info("series %s was still arriving when Orthanc stopped; treating it as stable", ids[i]);
+			ms_inbox_push(db, MS_EVENT_STABLE_SERIES, ids[i]);
+		}
 	}
 	ms_inbox_free_ids(ids, n);
 }
@@ -128,7 +147,20 @@ static bool process_event(ms_workers *w, ms_store *db)
 	if (ms_inbox_pop(db, &ev) != MS_OK)
 		return false;
 	ms_status rc = MS_OK;
-	if (ev.kind == MS_EVENT_STABLE_SERIES) {
+	if (ev.kind == MS_EVENT_NEW_INSTANCE) {
+		/* Instances added to an existing series bring no NewSeries: keep the series pending
+		 * (as of the instance's arrival) so a crash before StableSeries cannot lose it. */
+		char uri[128];
+		ms_json *inst = NULL;
+		snprintf(uri, sizeof(uri), "/instances/%s", ev.resource_id);
+		rc = ms_orthanc_get_json(w->plugin->ctx, uri, &inst);
+		const char *series = ms_json_string(ms_json_get(inst, "ParentSeries"));
+		if (rc == MS_OK && series)
+			rc = ms_inbox_series_seen_at(db, series, ev.created);
+		else if (rc == MS_ERR_NOTFOUND || rc == MS_OK)
+			rc = MS_OK; /* deleted meanwhile */
+		ms_json_destroy(inst);
+	} else if (ev.kind == MS_EVENT_STABLE_SERIES) {
 		if (w->plugin->config.stable_trigger)
 			rc = apply_rules(w, db, ev.resource_id);
 		if (rc == MS_OK)
@@ -355,6 +387,10 @@ static void *worker_main(void *arg)
 	while (!atomic_load(&w->stop)) {
 		bool busy = false;
 		if (self->index == 0) {
+			/* Events first: a StableSeries already delivered settles its series before the
+			 * orphan sweep looks at it. */
+			while (!atomic_load(&w->stop) && process_event(w, db))
+				busy = true;
 			raise_orphans(w, db);
 			ms_metrics_tick(w->plugin, db); /* Prometheus refresh, daily perf retention */
 			while (!atomic_load(&w->stop) && process_event(w, db))

@@ -5,7 +5,10 @@
 #include "plugin/plugin.h"
 
 /* Event kinds written to the SQLite inbox by the change callback. */
-enum { MS_EVENT_STABLE_SERIES = 1 };
+enum {
+	MS_EVENT_STABLE_SERIES = 1, /* resource: Orthanc series id */
+	MS_EVENT_NEW_INSTANCE = 2,  /* resource: Orthanc instance id; keeps its series pending */
+};
 
 /* Starts p->config.workers threads; each opens its own SQLite connection. */
 ms_status ms_workers_start(ms_plugin *p, ms_workers **out);

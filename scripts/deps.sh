@@ -13,6 +13,7 @@ packages=(
 )
 if [ "${1:-}" = "--test" ]; then
   packages+=(dicom3tools python3 python3-pydicom python3-numpy valgrind chromium)  # chromium: headless UI test
+  packages+=(clang)  # libFuzzer (-fsanitize=fuzzer) for scripts/fuzz.sh
   # Node.js + npm for the viewer check (tests/viewer: dcmjs, dicomweb-client). Debian's nodejs 18 works;
   # a Node already on PATH (e.g. NodeSource, which bundles npm) is kept: Debian's npm would conflict with it.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -81,25 +81,30 @@ void ms_event_clear(ms_event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-ms_status ms_inbox_series_seen(ms_store *s, const char *series_id)
+ms_status ms_inbox_series_seen_at(ms_store *s, const char *series_id, double when)
 {
 	sqlite3_stmt *st;
 
-	if (!s || !series_id || !series_id[0])
+	if (!s || !series_id || !series_id[0] || !(when > 0))
 		return MS_ERR_ARG;
 	ms_status rc = ms_store_stmt(s, MS_STMT_INBOX_SEEN,
 				     "INSERT INTO pending_series (series_id, first_seen, last_seen) VALUES (?1, ?2, ?2) "
-				     "ON CONFLICT (series_id) DO UPDATE SET last_seen = excluded.last_seen",
+				     "ON CONFLICT (series_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
 				     &st);
 	if (rc != MS_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, series_id, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 2, ms_store_now());
+	sqlite3_bind_double(st, 2, when);
 	int src = sqlite3_step(st);
 	if (src != SQLITE_DONE)
 		rc = ms_store_fail(s, src, "recording pending series");
 	ms_store_release(st);
 	return rc;
+}
+
+ms_status ms_inbox_series_seen(ms_store *s, const char *series_id)
+{
+	return ms_inbox_series_seen_at(s, series_id, ms_store_now());
 }
 
 ms_status ms_inbox_series_settled(ms_store *s, const char *series_id)

@@ -36,6 +36,9 @@ void ms_event_clear(ms_event *ev);
  * StableSeries event was lost in a crash is still evaluated after restart. */
 /* Inserts series_id, or updates its last_seen, with now. MS_ERR_ARG for NULL/empty. */
 ms_status ms_inbox_series_seen(ms_store *s, const char *series_id);
+/* Same with the time the instance arrived (unix seconds > 0), e.g. an inbox event's created time
+ * when it is processed later; last_seen never moves backwards. */
+ms_status ms_inbox_series_seen_at(ms_store *s, const char *series_id, double when);
 /* Removes series_id (done with it). MS_OK even if it was not pending. */
 ms_status ms_inbox_series_settled(ms_store *s, const char *series_id);
 /* Series whose last_seen is older than now - age_s (age_s >= 0), oldest first: *ids receives an

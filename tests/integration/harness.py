@@ -130,11 +130,14 @@ class OrthancNode:
     medsight: dict merged (shallowly) over DEFAULT_MEDSIGHT.
     plugin: path of the MedSight plugin; None runs Orthanc + DICOMweb only.
     config: extra top-level Orthanc options (override the defaults).
+    wrapper: argv prefix that runs Orthanc (e.g. ["valgrind", "--error-exitcode=1"]);
+        None runs it directly.
     """
 
     def __init__(self, medsight=None, plugin=None, stable_age=2, config=None,
-                 name="MedSightTest"):
+                 name="MedSightTest", wrapper=None):
         self.plugin = plugin
+        self.wrapper = list(wrapper or [])
         self.dir = tempfile.mkdtemp(prefix="ms-orthanc-")
         self.http_port = free_port()
         self.dicom_port = free_port()
@@ -183,7 +186,7 @@ class OrthancNode:
         log.flush()
         try:
             self.proc = subprocess.Popen(
-                [ORTHANC, "--verbose", self.config_path], stdin=subprocess.DEVNULL,
+                self.wrapper + [ORTHANC, "--verbose", self.config_path], stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env,
                 preexec_fn=_die_with_parent)
         finally:

@@ -19,13 +19,11 @@ Only Debian's python3-pydicom (2.3) and python3-numpy are used.
 """
 
 import argparse
-import os
 import sys
 
 import numpy as np
 import pydicom
 from pydicom.encaps import encapsulate
-from pydicom.uid import ExplicitVRLittleEndian
 
 import make_series
 
@@ -46,6 +44,8 @@ KINDS = {
     "single_slice": ("only 1 slice", "histogram"),
     # One slice of six dropped: gaps 3, 3, 6, 3 mm. The Error must name the
     # 6 mm gap, where the slice is missing, not a regular 3 mm one.
+    # KNOWN BUG (fails until fixed): compute/geometry.c reports the first gap
+    # that differs from the mean, here a regular 3.000 mm one.
     "missing_slice": ("gap of 6.000 mm", "histogram"),
     "bits8": ("8-bit pixels", "histogram"),
     "rgb": ("color image", "histogram"),

@@ -91,11 +91,11 @@ int main(void)
 	s[4].has_pixel_spacing = false;
 	expect_error(s, N, "missing PixelSpacing");
 
-	/* A missing slice in the middle. */
+	/* A missing slice in the middle: the message names the double gap, not a normal one. */
 	make_stack(s, N, 2.5);
 	for (size_t i = 0; i < 3; i++)
 		s[i].ipp[2] += 2.5;
-	expect_error(s, N, "non-uniform slice spacing");
+	expect_error(s, N, "non-uniform slice spacing: gap of 5.000 mm between instances i3 and i2");
 
 	/* Spacing jitter within tolerance is accepted. */
 	make_stack(s, N, 2.5);

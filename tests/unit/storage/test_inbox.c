@@ -137,6 +137,17 @@ static void test_pending_series(void)
 		CHECK_STR(ids[0], "young");
 	ms_inbox_free_ids(ids, n);
 
+	/* A late-processed event records when the instance arrived, and never moves last_seen back. */
+	CHECK_EQ_INT(ms_inbox_series_seen_at(s, "late", 1000.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_seen_at(s, "late", 500.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_seen_at(s, "late", 0), MS_ERR_ARG);
+	CHECK_EQ_INT(ms_inbox_series_older_than(s, 3600, &ids, &n), MS_OK);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(ids[0], "late");
+	ms_inbox_free_ids(ids, n);
+	CHECK_EQ_INT(ms_inbox_series_settled(s, "late"), MS_OK);
+
 	/* Settled series are gone; settling an unknown one is fine. */
 	CHECK_EQ_INT(ms_inbox_series_settled(s, "young"), MS_OK);
 	CHECK_EQ_INT(ms_inbox_series_settled(s, "never-seen"), MS_OK);
