@@ -9,6 +9,13 @@
 #include "plugin/analysis_perfusion.h"
 #include "plugin/analysis_segmentation.h"
 
+const char *ms_analysis_predecessor(const ms_analysis_output *out, const char *new_report)
+{
+	if (!out->previous_report[0] || strcmp(out->previous_report, new_report) == 0)
+		return NULL;
+	return out->previous_report;
+}
+
 void ms_analysis_output_clear(ms_analysis_output *o)
 {
 	ms_strbuf_free(&o->summary);

@@ -18,10 +18,17 @@ typedef struct {
 	struct {
 		uint8_t *data;       /* DICOM Part 10 bytes, owned (freed with ms_free) */
 		size_t size;
-		char sop_uid[65];    /* its SOPInstanceUID (deterministic per series/analysis/version) */
+		char sop_uid[65];    /* its SOPInstanceUID (ms_result_instance_uid) */
+		bool report;         /* the SR of the run (what a later run's SR names as predecessor) */
 	} objects[MS_MAX_RESULT_OBJECTS];
 	size_t n_objects;
+	char previous_report[65]; /* input: SOP UID of the SR of the last run this one supersedes,
+	                             "" when none; an SR of other content names it as predecessor */
 } ms_analysis_output;
+
+/* The SR a new report with SOP UID new_report supersedes (out->previous_report), or NULL when
+ * there is none or it is the same object being replaced. */
+const char *ms_analysis_predecessor(const ms_analysis_output *out, const char *new_report);
 
 /* Frees the summary and the objects; leaves o empty. */
 void ms_analysis_output_clear(ms_analysis_output *o);

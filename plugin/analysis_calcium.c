@@ -179,9 +179,9 @@ static ms_status write_objects(ms_plugin *p, const ms_volume *vol, const ms_seri
 	}
 	char seg_series[65], seg_sop[65], sr_series[65], sr_sop[65], observer[65];
 	ms_result_uid(seg_series, info, "calcium", ALGORITHM_VERSION, "seg-series");
-	ms_result_uid(seg_sop, info, "calcium", ALGORITHM_VERSION, "seg");
+	ms_result_instance_uid(seg_sop, info, "calcium", ALGORITHM_VERSION, "seg");
 	ms_result_uid(sr_series, info, "calcium", ALGORITHM_VERSION, "sr-series");
-	ms_result_uid(sr_sop, info, "calcium", ALGORITHM_VERSION, "sr");
+	ms_result_instance_uid(sr_sop, info, "calcium", ALGORITHM_VERSION, "sr");
 	ms_result_uid(observer, info, "calcium", ALGORITHM_VERSION, "observer");
 
 	for (size_t g = 0; g < n_groups; g++) {
@@ -225,7 +225,9 @@ static ms_status write_objects(ms_plugin *p, const ms_volume *vol, const ms_seri
 		goto out_free;
 	snprintf(out->objects[0].sop_uid, sizeof(out->objects[0].sop_uid), "%s", seg_sop);
 	out->n_objects = 1;
+	rd.predecessor_sop_uid = ms_analysis_predecessor(out, sr_sop);
 	rc = ms_sr_write(&rd, &out->objects[1].data, &out->objects[1].size, err, errlen);
+	out->objects[1].report = true;
 	if (rc != MS_OK)
 		goto out_free;
 	snprintf(out->objects[1].sop_uid, sizeof(out->objects[1].sop_uid), "%s", sr_sop);

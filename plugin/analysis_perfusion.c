@@ -173,7 +173,7 @@ static ms_status write_objects(ms_plugin *p, const ms_dynamic_series *ds, const 
 		snprintf(what, sizeof(what), "pm-series-%s", m->label);
 		ms_result_uid(series_uid, &ds->info, "perfusion", ALGORITHM_VERSION, what);
 		snprintf(what, sizeof(what), "pm-%s", m->label);
-		ms_result_uid(sop_uid, &ds->info, "perfusion", ALGORITHM_VERSION, what);
+		ms_result_instance_uid(sop_uid, &ds->info, "perfusion", ALGORITHM_VERSION, what);
 		snprintf(desc, sizeof(desc), "MedSight perfusion %s", m->label);
 		bool relative = pp->relative && m->deconvolution && (m->map == MS_PERF_CBF || m->map == MS_PERF_CBV);
 		ms_pm_desc d = { .src = &rs.src, .series_uid = series_uid, .sop_uid = sop_uid, .series_description = desc,
@@ -217,7 +217,7 @@ static ms_status write_objects(ms_plugin *p, const ms_dynamic_series *ds, const 
 	ms_result_uid(track_uid[0], &ds->info, "perfusion", ALGORITHM_VERSION, "track-summary");
 	ms_result_uid(track_uid[1], &ds->info, "perfusion", ALGORITHM_VERSION, "track-aif");
 	ms_result_uid(sr_series, &ds->info, "perfusion", ALGORITHM_VERSION, "sr-series");
-	ms_result_uid(sr_sop, &ds->info, "perfusion", ALGORITHM_VERSION, "sr");
+	ms_result_instance_uid(sr_sop, &ds->info, "perfusion", ALGORITHM_VERSION, "sr");
 	ms_result_uid(observer, &ds->info, "perfusion", ALGORITHM_VERSION, "observer");
 	ms_sr_group groups[2] = {
 		{ .tracking_id = "Perfusion summary", .tracking_uid = track_uid[0],
@@ -246,8 +246,10 @@ static ms_status write_objects(ms_plugin *p, const ms_dynamic_series *ds, const 
 			  .device_observer_uid = observer, .device_observer_name = ALGORITHM_NAME,
 			  .algorithm_name = ALGORITHM_NAME, .algorithm_version = ALGORITHM_VERSION,
 			  .algorithm_parameters = params, .groups = groups, .n_groups = 2 };
+	sd.predecessor_sop_uid = ms_analysis_predecessor(out, sr_sop);
 	rc = ms_sr_write(&sd, &out->objects[out->n_objects].data, &out->objects[out->n_objects].size, err, errlen);
 	if (rc == MS_OK) {
+		out->objects[out->n_objects].report = true;
 		snprintf(out->objects[out->n_objects].sop_uid, sizeof(out->objects[0].sop_uid), "%s", sr_sop);
 		out->n_objects++;
 	}

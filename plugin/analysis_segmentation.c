@@ -89,9 +89,9 @@ ms_status ms_analysis_segmentation_run(ms_plugin *p, const ms_volume *vol, const
 		goto out_clear;
 	char seg_series[65], seg_sop[65], sr_series[65], sr_sop[65], observer[65];
 	ms_result_uid(seg_series, info, "segmentation", ALGORITHM_VERSION, "seg-series");
-	ms_result_uid(seg_sop, info, "segmentation", ALGORITHM_VERSION, "seg");
+	ms_result_instance_uid(seg_sop, info, "segmentation", ALGORITHM_VERSION, "seg");
 	ms_result_uid(sr_series, info, "segmentation", ALGORITHM_VERSION, "sr-series");
-	ms_result_uid(sr_sop, info, "segmentation", ALGORITHM_VERSION, "sr");
+	ms_result_instance_uid(sr_sop, info, "segmentation", ALGORITHM_VERSION, "sr");
 	ms_result_uid(observer, info, "segmentation", ALGORITHM_VERSION, "observer");
 
 	ms_seg_segment segs[4];
@@ -128,7 +128,9 @@ ms_status ms_analysis_segmentation_run(ms_plugin *p, const ms_volume *vol, const
 		goto out_clear;
 	snprintf(out->objects[0].sop_uid, sizeof(out->objects[0].sop_uid), "%s", seg_sop);
 	out->n_objects = 1;
+	rd.predecessor_sop_uid = ms_analysis_predecessor(out, sr_sop);
 	rc = ms_sr_write(&rd, &out->objects[1].data, &out->objects[1].size, err, errlen);
+	out->objects[1].report = true;
 	if (rc != MS_OK)
 		goto out_clear;
 	snprintf(out->objects[1].sop_uid, sizeof(out->objects[1].sop_uid), "%s", sr_sop);

@@ -58,3 +58,10 @@ void ms_result_uid(char out[65], const ms_series_info *info, const char *analysi
 	const char *parts[] = { info->series_uid, analysis, version, object };
 	ms_uid_derive(out, parts, 4);
 }
+
+void ms_result_instance_uid(char out[65], const ms_series_info *info, const char *analysis, const char *version,
+			    const char *object)
+{
+	const char *parts[] = { info->series_uid, analysis, version, object, info->content_uid };
+	ms_uid_derive(out, parts, 5);
+}

@@ -25,3 +25,10 @@ void ms_result_source_clear(ms_result_source *rs);
  * version, object) always gives the same UID, so a re-run replaces instead of duplicating. */
 void ms_result_uid(char out[65], const ms_series_info *info, const char *analysis, const char *version,
 		   const char *object);
+
+/* SOP Instance UID of one result object: as ms_result_uid, and also of the source content
+ * (info->content_uid), so re-running on the same instances replaces the object while a run on
+ * changed content (late instances) writes a new one that supersedes it. Series and tracking
+ * UIDs use ms_result_uid, so they stay the same across such re-runs. */
+void ms_result_instance_uid(char out[65], const ms_series_info *info, const char *analysis, const char *version,
+			    const char *object);

@@ -10,6 +10,7 @@
 #include "compute/geometry.h"
 #include "compute/timepoints.h"
 #include "dicom/slice_info.h"
+#include "dicom/uid.h"
 #include "plugin/orthanc_io.h"
 
 void ms_series_info_clear(ms_series_info *info)
@@ -336,6 +337,15 @@ static ms_status fill_info(const char *series_id, const series_headers *sh, cons
 	snprintf(info->sop_class_uid, sizeof(info->sop_class_uid), "%s", h->sop_class_uid);
 	info->kvp = h->kvp;
 	info->n_slices = (uint32_t)nz;
+	const char **parts = ms_calloc(nz, sizeof(*parts));
+	if (!parts) {
+		ms_series_info_clear(info);
+		return MS_ERR_NOMEM;
+	}
+	for (size_t k = 0; k < nz; k++)
+		parts[k] = info->sop_uids[k];
+	ms_uid_derive(info->content_uid, parts, nz);
+	ms_free(parts);
 	return MS_OK;
 }
 

@@ -24,6 +24,8 @@ typedef struct {
 	char study_uid[65];
 	char series_uid[65];
 	char sop_class_uid[65];    /* of the images (first slice) */
+	char content_uid[65];      /* digest of the slices' SOP Instance UIDs: changes when instances
+	                              are added or replaced, so results of other content get other UIDs */
 	double kvp;               /* of the first slice; 0 when absent */
 	uint32_t n_slices;
 	char (*sop_uids)[65];     /* SOPInstanceUID per slice, in volume (sorted) order; owned */

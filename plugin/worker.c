@@ -208,6 +208,68 @@ static void job_progress(void *arg, double f)
 	}
 }
 
+/* What an earlier run of the same analysis on the same series left: its SR and its objects. */
+typedef struct {
+	char report[65];     /* SOP UID of its SR, "" if none */
+	char (*ids)[64];     /* Orthanc ids of its result instances */
+	size_t n;
+} previous_run;
+
+static void previous_run_clear(previous_run *pr)
+{
+	ms_free(pr->ids);
+	memset(pr, 0, sizeof(*pr));
+}
+
+/* Finds the newest done run of (series, analysis) other than job; leaves pr empty if none. */
+static void find_previous_run(ms_store *db, const ms_job *job, previous_run *pr)
+{
+	ms_job *jobs = NULL;
+	size_t n = 0;
+
+	memset(pr, 0, sizeof(*pr));
+	if (ms_queue_list(db, MS_JOB_DONE, job->series_id, 1000, &jobs, &n) != MS_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].id == job->id || strcmp(jobs[i].analysis, job->analysis) != 0 || !jobs[i].result)
+			continue;
+		ms_json *rec = NULL;
+		char perr[64];
+		if (ms_json_parse(jobs[i].result, strlen(jobs[i].result), &rec, perr, sizeof(perr)) == MS_OK) {
+			const char *report = ms_json_string(ms_json_get(rec, "Report"));
+			snprintf(pr->report, sizeof(pr->report), "%s", report ? report : "");
+			const ms_json *ids = ms_json_get(rec, "Instances");
+			pr->ids = ms_calloc(ms_json_size(ids) + 1, sizeof(*pr->ids));
+			for (size_t k = 0; pr->ids && k < ms_json_size(ids); k++) {
+				const char *id = ms_json_string(ms_json_at(ids, k));
+				if (id)
+					snprintf(pr->ids[pr->n++], sizeof(pr->ids[0]), "%s", id);
+			}
+		}
+		ms_json_destroy(rec);
+		break; /* newest first */
+	}
+	ms_queue_free_list(jobs, n);
+}
+
+/* Deletes the earlier run's objects that the new run did not replace in place (it wrote them
+ * under other UIDs because the series' content changed). */
+static void delete_superseded(ms_plugin *p, const previous_run *pr, const ms_strbuf *record, int64_t job_id)
+{
+	size_t deleted = 0;
+	for (size_t i = 0; i < pr->n; i++) {
+		if (record->data && strstr(record->data, pr->ids[i]))
+			continue; /* same object, replaced in place */
+		char uri[128];
+		snprintf(uri, sizeof(uri), "/instances/%s", pr->ids[i]);
+		if (OrthancPluginRestApiDelete(p->ctx, uri) == OrthancPluginErrorCode_Success)
+			deleted++;
+	}
+	if (deleted)
+		ms_log_info("job %lld: removed %zu result instance(s) of the earlier run it supersedes", (long long)job_id,
+			    deleted);
+}
+
 /* Stores the analysis' DICOM objects, queues each for the MedSight.Forward servers (before the
  * job is done, so a crash in between re-runs the job rather than losing a forward), and writes
  * the job record {"Instances": [...], "Result": {...}}. */
@@ -230,7 +292,14 @@ static ms_status store_results(ms_plugin *p, ms_store *db, int64_t job_id, const
 		ms_strbuf_append(record, i ? ", " : "");
 		ms_strbuf_append_json_string(record, id);
 	}
-	ms_strbuf_append(record, "], \"Result\": ");
+	ms_strbuf_append(record, "]");
+	for (size_t i = 0; i < out->n_objects; i++) {
+		if (out->objects[i].report) {
+			ms_strbuf_append(record, ", \"Report\": ");
+			ms_strbuf_append_json_string(record, out->objects[i].sop_uid);
+		}
+	}
+	ms_strbuf_append(record, ", \"Result\": ");
 	ms_strbuf_append(record, out->summary.data && out->summary.len ? out->summary.data : "null");
 	if (fallback[0]) {
 		ms_strbuf_append(record, ", \"DeviceFallback\": ");
@@ -291,8 +360,11 @@ static ms_status analyse_with_fallback(ms_plugin *p, const ms_analysis *a, const
 	snprintf(note, note_len, "%s on %s (%s); retried on %s", rc == MS_ERR_VULKAN ? "device failure" : "out of memory",
 		 ms_vk_context_device_name(p->vk), err[0] ? err : ms_status_name(rc), ms_vk_context_device_name(cpu));
 	ms_log_warning("job %lld: %s", (long long)job->id, note);
+	char previous[sizeof(out->previous_report)];
+	memcpy(previous, out->previous_report, sizeof(previous));
 	ms_analysis_output_clear(out);
 	ms_strbuf_init(&out->summary);
+	memcpy(out->previous_report, previous, sizeof(previous));
 	err[0] = '\0';
 	ms_plugin on_cpu = *p; /* same plugin state, other device */
 	on_cpu.vk = cpu;
@@ -311,6 +383,7 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	ms_status rc;
 	ms_job_timer timer;
 	char fallback[512] = "";
+	previous_run prev = { 0 };
 
 	ms_job_timer_start(&timer, job); /* perf: queue_wait */
 	ms_orthanc_jobs_submit(p, job);  /* visible in Orthanc's Jobs page */
@@ -333,6 +406,8 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 		ms_job_timer_lap(&timer, MS_PERF_DECODE, ms_volume_count(vol), ms_volume_count(vol) * sizeof(float));
 		ms_queue_progress(db, job->id, 0.5);
 	}
+	find_previous_run(db, job, &prev);
+	memcpy(out.previous_report, prev.report, sizeof(out.previous_report));
 	rc = analyse_with_fallback(p, a, job, vol, &info, &load_hooks, &out, fallback, sizeof(fallback), err,
 				   sizeof(err));
 	ms_job_timer_lap(&timer, MS_PERF_COMPUTE, vol ? ms_volume_count(vol) : 0, 0);
@@ -345,6 +420,8 @@ static void run_job(ms_workers *w, ms_store *db, const ms_job *job)
 	}
 	if (rc == MS_OK) {
 		rc = store_results(p, db, job->id, &out, fallback, &result, err, sizeof(err));
+		if (rc == MS_OK)
+			delete_superseded(p, &prev, &result, job->id);
 		ms_job_timer_lap(&timer, MS_PERF_STORE, 0, result_bytes(&out));
 	}
 out_finish:
@@ -370,6 +447,7 @@ out_finish:
 	ms_job_timer_finish(&timer, p, db, job, rc, atomic_load(&w->stop) && rc == MS_ERR_CANCELLED);
 	ms_strbuf_free(&result);
 	ms_analysis_output_clear(&out);
+	previous_run_clear(&prev);
 }
 
 /* ---- threads ------------------------------------------------------------------------------- */
