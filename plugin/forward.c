@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "plugin/orthanc_io.h"
+#include "plugin/rest_common.h"
 #include "storage/outbox.h"
 
 #define BACKOFF_FIRST_S 2.0
@@ -523,18 +524,6 @@ ms_status ms_forward_enqueue(ms_plugin *p, ms_store *db, int64_t job_id, const c
 
 /* ---- REST ---------------------------------------------------------------------------------- */
 
-static void append_time(ms_strbuf *b, const char *key, double t)
-{
-	char iso[40];
-	ms_strbuf_appendf(b, ", \"%s\": ", key);
-	if (t > 0) {
-		ms_orthanc_iso_time(t, iso, sizeof(iso));
-		ms_strbuf_append_json_string(b, iso);
-	} else {
-		ms_strbuf_append(b, "null");
-	}
-}
-
 /* One outbox row as JSON; full adds ID, Job and the timestamps (GET /medsight/forward). */
 static void append_row(ms_strbuf *b, const ms_outbox_item *it, bool full)
 {
@@ -555,10 +544,10 @@ static void append_row(ms_strbuf *b, const ms_outbox_item *it, bool full)
 	ms_strbuf_append_json_string(b, ms_outbox_state_name(it->state));
 	ms_strbuf_appendf(b, ", \"Attempts\": %d, \"Error\": ", it->attempts);
 	ms_strbuf_append_json_string(b, it->last_error);
-	append_time(b, "NextAttemptAt", it->state == MS_OUTBOX_PENDING ? it->next_attempt_at : 0);
+	ms_rest_append_time(b, "NextAttemptAt", it->state == MS_OUTBOX_PENDING ? it->next_attempt_at : 0);
 	if (full) {
-		append_time(b, "CreatedAt", it->created);
-		append_time(b, "FinishedAt", it->finished);
+		ms_rest_append_time(b, "CreatedAt", it->created);
+		ms_rest_append_time(b, "FinishedAt", it->finished);
 	}
 	ms_strbuf_append(b, "}");
 }
@@ -589,14 +578,6 @@ void ms_forward_append_job(ms_plugin *p, int64_t job_id, ms_strbuf *b)
 	ms_outbox_free_list(items, n);
 }
 
-static const char *get_arg(const OrthancPluginHttpRequest *req, const char *key)
-{
-	for (uint32_t i = 0; i < req->getCount; i++)
-		if (strcmp(req->getKeys[i], key) == 0)
-			return req->getValues[i];
-	return NULL;
-}
-
 /* Parses a decimal query argument within [lo, hi]; false if it is anything else. */
 static bool parse_arg(const char *s, long long lo, long long hi, long long *out)
 {
@@ -611,7 +592,7 @@ static bool parse_arg(const char *s, long long lo, long long hi, long long *out)
 
 static void get_outbox(ms_plugin *p, OrthancPluginRestOutput *out, const OrthancPluginHttpRequest *req)
 {
-	const char *job_arg = get_arg(req, "job"), *limit_arg = get_arg(req, "limit");
+	const char *job_arg = ms_rest_arg(req, "job"), *limit_arg = ms_rest_arg(req, "limit");
 	long long job = -1, limit = 100;
 	ms_outbox_item *items = NULL;
 	size_t n = 0;

@@ -9,6 +9,7 @@
 #include "plugin/analysis.h"
 #include "plugin/forward.h"
 #include "plugin/orthanc_io.h"
+#include "plugin/rest_common.h"
 #include "plugin/rest_perf.h"
 #include "plugin/worker.h"
 #include "storage/queue.h"
@@ -23,27 +24,6 @@ static bool parse_id(const char *s, int64_t *id)
 		return false;
 	*id = v;
 	return true;
-}
-
-static const char *get_arg(const OrthancPluginHttpRequest *req, const char *key)
-{
-	for (uint32_t i = 0; i < req->getCount; i++) {
-		if (strcmp(req->getKeys[i], key) == 0)
-			return req->getValues[i];
-	}
-	return NULL;
-}
-
-static void append_time(ms_strbuf *b, const char *key, double t)
-{
-	char iso[40];
-	ms_strbuf_appendf(b, ", \"%s\": ", key);
-	if (t > 0) {
-		ms_orthanc_iso_time(t, iso, sizeof(iso));
-		ms_strbuf_append_json_string(b, iso);
-	} else {
-		ms_strbuf_append(b, "null");
-	}
 }
 
 static void append_ms(ms_strbuf *b, const char *key, double from, double to)
@@ -101,23 +81,12 @@ static void append_job(ms_strbuf *b, const ms_job *j)
 	ms_strbuf_append_json_string(b, j->error);
 	append_result(b, j->result);
 	ms_forward_append_job(ms_plugin_get(), j->id, b);
-	append_time(b, "CreatedAt", j->created);
-	append_time(b, "StartedAt", j->started);
-	append_time(b, "FinishedAt", j->finished);
+	ms_rest_append_time(b, "CreatedAt", j->created);
+	ms_rest_append_time(b, "StartedAt", j->started);
+	ms_rest_append_time(b, "FinishedAt", j->finished);
 	append_ms(b, "QueueWaitMs", j->created, j->started);
 	append_ms(b, "RunMs", j->started, j->finished);
 	ms_strbuf_append(b, "}");
-}
-
-/* Borrows a pooled connection for one request; answers 500 itself on failure. */
-static ms_store *db_get(ms_plugin *p, OrthancPluginRestOutput *out)
-{
-	ms_store *db = NULL;
-	if (ms_db_pool_get(p->db, &db) != MS_OK) {
-		ms_orthanc_answer_error(p->ctx, out, 500, "MedSight database unavailable");
-		return NULL;
-	}
-	return db;
 }
 
 static OrthancPluginErrorCode on_status(OrthancPluginRestOutput *out, const char *url,
@@ -129,7 +98,7 @@ static OrthancPluginErrorCode on_status(OrthancPluginRestOutput *out, const char
 		OrthancPluginSendMethodNotAllowed(p->ctx, out, "GET");
 		return OrthancPluginErrorCode_Success;
 	}
-	ms_store *db = db_get(p, out);
+	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)
 		return OrthancPluginErrorCode_Success;
 	int64_t counts[5] = { 0 }, by_prio[4] = { 0 };
@@ -169,8 +138,8 @@ static OrthancPluginErrorCode on_jobs(OrthancPluginRestOutput *out, const char *
 		OrthancPluginSendMethodNotAllowed(p->ctx, out, "GET");
 		return OrthancPluginErrorCode_Success;
 	}
-	const char *state_arg = get_arg(req, "state"), *limit_arg = get_arg(req, "limit");
-	const char *series = get_arg(req, "series");
+	const char *state_arg = ms_rest_arg(req, "state"), *limit_arg = ms_rest_arg(req, "limit");
+	const char *series = ms_rest_arg(req, "series");
 	int state = -1, limit = 100;
 	if (state_arg && (state = ms_job_state_parse(state_arg)) < 0) {
 		ms_orthanc_answer_error(p->ctx, out, 400,
@@ -187,7 +156,7 @@ static OrthancPluginErrorCode on_jobs(OrthancPluginRestOutput *out, const char *
 		}
 		limit = (int)v;
 	}
-	ms_store *db = db_get(p, out);
+	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)
 		return OrthancPluginErrorCode_Success;
 	ms_job *jobs = NULL;
@@ -246,7 +215,7 @@ static OrthancPluginErrorCode on_job(OrthancPluginRestOutput *out, const char *u
 		ms_orthanc_answer_error(p->ctx, out, 400, "job id must be a positive integer, not '%s'", req->groups[0]);
 		return OrthancPluginErrorCode_Success;
 	}
-	ms_store *db = db_get(p, out);
+	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)
 		return OrthancPluginErrorCode_Success;
 	if (req->method == OrthancPluginHttpMethod_Delete) {
@@ -282,7 +251,7 @@ static OrthancPluginErrorCode on_retry(OrthancPluginRestOutput *out, const char 
 		ms_orthanc_answer_error(p->ctx, out, 400, "job id must be a positive integer, not '%s'", req->groups[0]);
 		return OrthancPluginErrorCode_Success;
 	}
-	ms_store *db = db_get(p, out);
+	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)
 		return OrthancPluginErrorCode_Success;
 	ms_status rc = ms_queue_retry(db, id);
@@ -399,7 +368,7 @@ static OrthancPluginErrorCode on_analyze(OrthancPluginRestOutput *out, const cha
 		ms_orthanc_answer_error(p->ctx, out, 500, "cannot read series '%s'", req->groups[0]);
 		goto out_free;
 	}
-	ms_store *db = db_get(p, out);
+	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)
 		goto out_free;
 	int64_t id;

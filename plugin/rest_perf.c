@@ -9,19 +9,11 @@
 #include "plugin/analysis.h"
 #include "plugin/metrics.h"
 #include "plugin/orthanc_io.h"
+#include "plugin/rest_common.h"
 #include "storage/perf.h"
 #include "storage/queue.h"
 
 #define DEFAULT_LIMIT 1000
-
-static const char *get_arg(const OrthancPluginHttpRequest *req, const char *key)
-{
-	for (uint32_t i = 0; i < req->getCount; i++) {
-		if (strcmp(req->getKeys[i], key) == 0)
-			return req->getValues[i];
-	}
-	return NULL;
-}
 
 /* Copies a query value into buf, decoding %XX escapes: Orthanc 1.10 hands plugins the raw
  * value, so "since=2026-11-23T07%3A02%3A23Z" from a browser or urlencode() must be decoded
@@ -54,7 +46,7 @@ static bool url_decode(const char *in, char *buf, size_t size)
 static bool parse_query(ms_plugin *p, OrthancPluginRestOutput *out, const OrthancPluginHttpRequest *req,
 			const char **analysis, double *since, int *limit)
 {
-	const char *a = get_arg(req, "analysis"), *s = get_arg(req, "since"), *l = get_arg(req, "limit");
+	const char *a = ms_rest_arg(req, "analysis"), *s = ms_rest_arg(req, "since"), *l = ms_rest_arg(req, "limit");
 	char text[128];
 
 	*analysis = NULL;
@@ -88,16 +80,6 @@ static bool parse_query(ms_plugin *p, OrthancPluginRestOutput *out, const Orthan
 		}
 	}
 	return true;
-}
-
-static ms_store *db_get(ms_plugin *p, OrthancPluginRestOutput *out)
-{
-	ms_store *db = NULL;
-	if (ms_db_pool_get(p->db, &db) != MS_OK) {
-		ms_orthanc_answer_error(p->ctx, out, 500, "MedSight database unavailable");
-		return NULL;
-	}
-	return db;
 }
 
 static void append_row(ms_strbuf *b, const ms_perf_row *r)
@@ -142,7 +124,7 @@ static OrthancPluginErrorCode on_perf(OrthancPluginRestOutput *out, const char *
 	}
 	if (!parse_query(p, out, req, &analysis, &since, &limit))
 		return OrthancPluginErrorCode_Success;
-	ms_store *db = db_get(p, out);
+	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)
 		return OrthancPluginErrorCode_Success;
 	ms_perf_row *rows = NULL;
@@ -180,7 +162,7 @@ static OrthancPluginErrorCode on_summary(OrthancPluginRestOutput *out, const cha
 	}
 	if (!parse_query(p, out, req, &analysis, &since, NULL))
 		return OrthancPluginErrorCode_Success;
-	ms_store *db = db_get(p, out);
+	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)
 		return OrthancPluginErrorCode_Success;
 	ms_perf_summary *sum = NULL;
