@@ -16,6 +16,38 @@ const char *ms_analysis_predecessor(const ms_analysis_output *out, const char *n
 	return out->previous_report;
 }
 
+ms_status ms_analysis_add_object(ms_analysis_output *out, uint8_t *data, size_t size, const char *sop_uid,
+				 bool report)
+{
+	if (out->n_objects >= MS_MAX_RESULT_OBJECTS) {
+		ms_free(data);
+		return MS_ERR_NOMEM;
+	}
+	out->objects[out->n_objects].data = data;
+	out->objects[out->n_objects].size = size;
+	out->objects[out->n_objects].report = report;
+	snprintf(out->objects[out->n_objects].sop_uid, sizeof(out->objects[0].sop_uid), "%s", sop_uid);
+	out->n_objects++;
+	return MS_OK;
+}
+
+ms_status ms_analysis_write_seg_sr(ms_analysis_output *out, const ms_seg_desc *seg, ms_sr_desc *sr, char *err,
+				   size_t errlen)
+{
+	uint8_t *data;
+	size_t size;
+	ms_status rc = ms_seg_write(seg, &data, &size, err, errlen);
+	if (rc == MS_OK)
+		rc = ms_analysis_add_object(out, data, size, seg->sop_uid, false);
+	if (rc != MS_OK)
+		return rc;
+	sr->predecessor_sop_uid = ms_analysis_predecessor(out, sr->sop_uid);
+	rc = ms_sr_write(sr, &data, &size, err, errlen);
+	if (rc == MS_OK)
+		rc = ms_analysis_add_object(out, data, size, sr->sop_uid, true);
+	return rc;
+}
+
 void ms_analysis_output_clear(ms_analysis_output *o)
 {
 	ms_strbuf_free(&o->summary);

@@ -5,6 +5,8 @@
 #include "common/status.h"
 #include "common/strbuf.h"
 #include "compute/volume.h"
+#include "dicom/seg_writer.h"
+#include "dicom/sr_writer.h"
 #include "plugin/plugin.h"
 #include "plugin/series_loader.h"
 
@@ -29,6 +31,16 @@ typedef struct {
 /* The SR a new report with SOP UID new_report supersedes (out->previous_report), or NULL when
  * there is none or it is the same object being replaced. */
 const char *ms_analysis_predecessor(const ms_analysis_output *out, const char *new_report);
+
+/* Takes ownership of one written object (data from ms_*_write) as the next result; report marks
+ * the run's SR. MS_ERR_NOMEM (and frees data) when out is full. */
+ms_status ms_analysis_add_object(ms_analysis_output *out, uint8_t *data, size_t size, const char *sop_uid,
+				 bool report);
+
+/* Writes a SEG and the TID 1500 SR that summarises it (naming the SR this run supersedes as its
+ * predecessor) as the next two results. */
+ms_status ms_analysis_write_seg_sr(ms_analysis_output *out, const ms_seg_desc *seg, ms_sr_desc *sr, char *err,
+				   size_t errlen);
 
 /* Frees the summary and the objects; leaves o empty. */
 void ms_analysis_output_clear(ms_analysis_output *o);

@@ -220,18 +220,7 @@ static ms_status write_objects(ms_plugin *p, const ms_volume *vol, const ms_seri
 			  .algorithm_version = ALGORITHM_VERSION, .algorithm_parameters = params,
 			  .seg_sop_uid = r->n_lesions ? seg_sop : NULL, .seg_series_uid = r->n_lesions ? seg_series : NULL,
 			  .groups = groups, .n_groups = n_groups };
-	rc = ms_seg_write(&sd, &out->objects[0].data, &out->objects[0].size, err, errlen);
-	if (rc != MS_OK)
-		goto out_free;
-	snprintf(out->objects[0].sop_uid, sizeof(out->objects[0].sop_uid), "%s", seg_sop);
-	out->n_objects = 1;
-	rd.predecessor_sop_uid = ms_analysis_predecessor(out, sr_sop);
-	rc = ms_sr_write(&rd, &out->objects[1].data, &out->objects[1].size, err, errlen);
-	out->objects[1].report = true;
-	if (rc != MS_OK)
-		goto out_free;
-	snprintf(out->objects[1].sop_uid, sizeof(out->objects[1].sop_uid), "%s", sr_sop);
-	out->n_objects = 2;
+	rc = ms_analysis_write_seg_sr(out, &sd, &rd, err, errlen);
 out_free:
 	ms_free(track_uids);
 	ms_free(track_ids);

@@ -183,11 +183,13 @@ static ms_status write_objects(ms_plugin *p, const ms_dynamic_series *ds, const 
 				 .method = m->deconvolution ? &METHOD_SVD : NULL, .lut_label = m->label,
 				 .algorithm_name = ALGORITHM_NAME, .algorithm_version = ALGORITHM_VERSION,
 				 .values = r->map[m->map] };
-		rc = ms_pm_write(&d, &out->objects[out->n_objects].data, &out->objects[out->n_objects].size, err, errlen);
+		uint8_t *data;
+		size_t size;
+		rc = ms_pm_write(&d, &data, &size, err, errlen);
+		if (rc == MS_OK)
+			rc = ms_analysis_add_object(out, data, size, sop_uid, false);
 		if (rc != MS_OK)
 			goto out_clear;
-		snprintf(out->objects[out->n_objects].sop_uid, sizeof(out->objects[0].sop_uid), "%s", sop_uid);
-		out->n_objects++;
 	}
 
 	/* SR: whole-volume means of the main maps, and the AIF. */
@@ -247,12 +249,11 @@ static ms_status write_objects(ms_plugin *p, const ms_dynamic_series *ds, const 
 			  .algorithm_name = ALGORITHM_NAME, .algorithm_version = ALGORITHM_VERSION,
 			  .algorithm_parameters = params, .groups = groups, .n_groups = 2 };
 	sd.predecessor_sop_uid = ms_analysis_predecessor(out, sr_sop);
-	rc = ms_sr_write(&sd, &out->objects[out->n_objects].data, &out->objects[out->n_objects].size, err, errlen);
-	if (rc == MS_OK) {
-		out->objects[out->n_objects].report = true;
-		snprintf(out->objects[out->n_objects].sop_uid, sizeof(out->objects[0].sop_uid), "%s", sr_sop);
-		out->n_objects++;
-	}
+	uint8_t *data;
+	size_t size;
+	rc = ms_sr_write(&sd, &data, &size, err, errlen);
+	if (rc == MS_OK)
+		rc = ms_analysis_add_object(out, data, size, sr_sop, true);
 out_clear:
 	ms_result_source_clear(&rs);
 	return rc;

@@ -123,18 +123,9 @@ ms_status ms_analysis_segmentation_run(ms_plugin *p, const ms_volume *vol, const
 			  .algorithm_version = ALGORITHM_VERSION,
 			  .algorithm_parameters = "body HU>-500, lungs HU<-320 (airways HU<-950 removed), bone HU>=200",
 			  .seg_sop_uid = seg_sop, .seg_series_uid = seg_series, .groups = groups, .n_groups = n };
-	rc = ms_seg_write(&sd, &out->objects[0].data, &out->objects[0].size, err, errlen);
+	rc = ms_analysis_write_seg_sr(out, &sd, &rd, err, errlen);
 	if (rc != MS_OK)
 		goto out_clear;
-	snprintf(out->objects[0].sop_uid, sizeof(out->objects[0].sop_uid), "%s", seg_sop);
-	out->n_objects = 1;
-	rd.predecessor_sop_uid = ms_analysis_predecessor(out, sr_sop);
-	rc = ms_sr_write(&rd, &out->objects[1].data, &out->objects[1].size, err, errlen);
-	out->objects[1].report = true;
-	if (rc != MS_OK)
-		goto out_clear;
-	snprintf(out->objects[1].sop_uid, sizeof(out->objects[1].sop_uid), "%s", sr_sop);
-	out->n_objects = 2;
 
 	ms_strbuf *b = &out->summary;
 	ms_strbuf_append(b, "{\"Segments\": [");
