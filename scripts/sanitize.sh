@@ -17,6 +17,10 @@ ctest "${args[@]}" -L unit
 # Kernel tests: keep lavapipe mapped so its one global block stays reachable (tests/lsan.supp
 # explains why a suppression alone cannot match it). libasan must come first in LD_PRELOAD.
 # The kernel tests start no other programs, so nothing else runs with these preloads.
+# Like scripts/test.sh: lavapipe unless a driver is named, so a direct run behaves as in CI.
+if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
+  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
+fi
 icd=${VK_ICD_FILENAMES:-${VK_DRIVER_FILES:-}}
 lvp=/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so
 if [[ "$icd" == *lvp_icd* ]] && [ -e "$lvp" ]; then

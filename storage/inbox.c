@@ -143,16 +143,9 @@ ms_status ms_inbox_series_older_than(ms_store *s, double age_s, char ***ids, siz
 		return rc;
 	sqlite3_bind_double(st, 1, ms_store_now() - age_s);
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			size_t want = cap ? cap * 2 : 16;
-			char **grown = ms_realloc(list, want * sizeof(*list));
-			if (!grown) {
-				rc = MS_ERR_NOMEM;
-				goto out_free;
-			}
-			list = grown;
-			cap = want;
-		}
+		rc = ms_store_reserve((void **)&list, &cap, count, sizeof(*list));
+		if (rc != MS_OK)
+			goto out_free;
 		rc = ms_store_column_text(st, 0, &list[count]);
 		if (rc != MS_OK)
 			goto out_free;

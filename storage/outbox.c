@@ -321,16 +321,9 @@ ms_status ms_outbox_list(ms_store *s, int64_t job_id, int limit, ms_outbox_item 
 		sqlite3_bind_int64(st, 1, job_id);
 	sqlite3_bind_int(st, 2, limit);
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			size_t want = cap ? cap * 2 : 8;
-			ms_outbox_item *grown = ms_realloc(list, want * sizeof(*list));
-			if (!grown) {
-				rc = MS_ERR_NOMEM;
-				goto out_free;
-			}
-			list = grown;
-			cap = want;
-		}
+		rc = ms_store_reserve((void **)&list, &cap, count, sizeof(*list));
+		if (rc != MS_OK)
+			goto out_free;
 		rc = item_from_row(st, &list[count]);
 		if (rc != MS_OK)
 			goto out_free;

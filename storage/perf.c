@@ -166,16 +166,9 @@ ms_status ms_perf_list(ms_store *s, const char *analysis, double since, int limi
 	sqlite3_bind_double(st, 2, since);
 	sqlite3_bind_int(st, 3, limit);
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			size_t want = cap ? cap * 2 : 32;
-			ms_perf_row *grown = ms_realloc(list, want * sizeof(*list));
-			if (!grown) {
-				rc = MS_ERR_NOMEM;
-				goto out_free;
-			}
-			list = grown;
-			cap = want;
-		}
+		rc = ms_store_reserve((void **)&list, &cap, count, sizeof(*list));
+		if (rc != MS_OK)
+			goto out_free;
 		rc = row_from_stmt(st, &list[count]);
 		if (rc != MS_OK)
 			goto out_free;

@@ -509,16 +509,9 @@ ms_status ms_queue_list(ms_store *s, int state, const char *series_id, int limit
 	if (series_id)
 		sqlite3_bind_text(st, 3, series_id, -1, SQLITE_STATIC);
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			size_t want = cap ? cap * 2 : 16;
-			ms_job *grown = ms_realloc(list, want * sizeof(*list));
-			if (!grown) {
-				rc = MS_ERR_NOMEM;
-				goto out_free;
-			}
-			list = grown;
-			cap = want;
-		}
+		rc = ms_store_reserve((void **)&list, &cap, count, sizeof(*list));
+		if (rc != MS_OK)
+			goto out_free;
 		rc = job_from_row(st, &list[count]);
 		if (rc != MS_OK)
 			goto out_free;

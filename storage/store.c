@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "ms_schema.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,3 +224,19 @@ void ms_store_close(ms_store *s)
 	sqlite3_close(s->db);
 	ms_free(s);
 }
+
+ms_status ms_store_reserve(void **list, size_t *cap, size_t count, size_t elem)
+{
+	if (count < *cap)
+		return MS_OK;
+	size_t want = *cap ? *cap * 2 : 16;
+	if (want > SIZE_MAX / elem)
+		return MS_ERR_NOMEM;
+	void *grown = ms_realloc(*list, want * elem);
+	if (!grown)
+		return MS_ERR_NOMEM;
+	*list = grown;
+	*cap = want;
+	return MS_OK;
+}
+

@@ -4,6 +4,7 @@
 #include "storage/store.h"
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 /* One slot per cached statement. The SQL text stays next to the function that runs it; the
  * first ms_store_stmt() call for a slot prepares it, later calls reuse it. */
@@ -79,6 +80,10 @@ void ms_store_rollback(ms_store *s);
 
 /* Current time as unix seconds with fractions. */
 double ms_store_now(void);
+
+/* Makes room for element number count in the growable array *list of *cap elements of elem
+ * bytes (doubling, first 16). MS_ERR_NOMEM leaves *list and *cap as they were. */
+ms_status ms_store_reserve(void **list, size_t *cap, size_t count, size_t elem);
 
 /* Copies column col of the current row to a heap string (ms_free), NULL for SQL NULL.
  * Returns MS_ERR_NOMEM if the copy fails, *out NULL. */
