@@ -43,8 +43,9 @@ static ms_status fetch_dicom(OrthancPluginContext *ctx, const char *instance_id,
 	return code == OrthancPluginErrorCode_UnknownResource ? MS_ERR_NOTFOUND : MS_ERR_IO;
 }
 
-/* Rejects images the volume model cannot hold, naming the instance. */
-static ms_status check_slice(const ms_dicom_slice *s, const char *id, char *err, size_t errlen)
+/* Rejects images the volume model cannot hold, naming the instance. Multi-frame images are
+ * allowed only when their frames were read one by one (frames). */
+static ms_status check_slice(const ms_dicom_slice *s, const char *id, bool frames, char *err, size_t errlen)
 {
 	if (!s->has_pixel_data) {
 		snprintf(err, errlen, "instance %s has no PixelData (modality %s); not an image", id,
@@ -61,13 +62,15 @@ static ms_status check_slice(const ms_dicom_slice *s, const char *id, char *err,
 			 s->bits_allocated);
 		return MS_ERR_INPUT;
 	}
-	if (s->number_of_frames != 1) {
-		snprintf(err, errlen, "instance %s is multi-frame (%u frames); only single-frame images are assembled",
+	if (s->number_of_frames != 1 && !frames) {
+		snprintf(err, errlen, "instance %s is multi-frame (%u frames); only single-frame images are assembled "
+			 "into volumes (enhanced multi-frame is read by the perfusion analysis only)",
 			 id, s->number_of_frames);
 		return MS_ERR_INPUT;
 	}
 	if (strcmp(s->modality, "CT") == 0 && !s->has_rescale) {
-		snprintf(err, errlen, "missing RescaleSlope/RescaleIntercept in CT instance %s; HU cannot be computed", id);
+		snprintf(err, errlen, "missing RescaleSlope/RescaleIntercept in CT instance %s (frame %u); HU cannot be "
+			 "computed", id, s->frame + 1);
 		return MS_ERR_INPUT;
 	}
 	if (s->geom.rows > 8192 || s->geom.cols > 8192) {
@@ -78,7 +81,7 @@ static ms_status check_slice(const ms_dicom_slice *s, const char *id, char *err,
 	return MS_OK;
 }
 
-/* Decodes frame 0 of one instance through Orthanc into a volume slice of real values. */
+/* Decodes frame hdr->frame of one instance through Orthanc into a volume slice of real values. */
 static ms_status decode_slice(OrthancPluginContext *ctx, const char *id, const ms_dicom_slice *hdr,
 			      float *dst, uint32_t nx, uint32_t ny, char *err, size_t errlen)
 {
@@ -86,11 +89,12 @@ static ms_status decode_slice(OrthancPluginContext *ctx, const char *id, const m
 	ms_status rc = fetch_dicom(ctx, id, &buf, err, errlen);
 	if (rc != MS_OK)
 		return rc;
-	OrthancPluginImage *img = OrthancPluginDecodeDicomImage(ctx, buf.data, buf.size, 0);
+	OrthancPluginImage *img = OrthancPluginDecodeDicomImage(ctx, buf.data, buf.size, hdr->frame);
 	OrthancPluginFreeMemoryBuffer(ctx, &buf);
 	if (!img) {
-		snprintf(err, errlen, "instance %s: pixel data could not be decoded (unsupported or corrupt transfer syntax)",
-			 id);
+		snprintf(err, errlen,
+			 "instance %s frame %u: pixel data could not be decoded (unsupported or corrupt transfer syntax)",
+			 id, hdr->frame + 1);
 		return MS_ERR_INPUT;
 	}
 	OrthancPluginPixelFormat fmt = OrthancPluginGetImagePixelFormat(ctx, img);
@@ -162,12 +166,13 @@ static ms_status list_instances(OrthancPluginContext *ctx, const char *series_id
 /* Decoding is I/O and CPU bound per slice and independent across slices. */
 #define LOAD_THREADS 8
 
-/* Pass 1 result: the header of every instance of a series, in instance-list order. */
+/* Pass 1 result: the header of every item of a series, in instance-list order. An item is an
+ * instance, or with frames one frame of an instance (hdr[i].frame says which). */
 typedef struct {
 	size_t n;
 	ms_dicom_slice *hdr;
 	ms_slice_geom *geom;     /* hdr[i].geom labelled with ids[i] */
-	char (*ids)[64];         /* Orthanc instance ids */
+	char (*ids)[64];         /* Orthanc instance id of each item */
 	char study_id[64];
 } series_headers;
 
@@ -183,6 +188,9 @@ static void series_headers_clear(series_headers *sh)
 typedef struct {
 	OrthancPluginContext *ctx;
 	const ms_json *instances;   /* pass 1 */
+	bool frames;                /* pass 1: one item per frame, into inst_hdr/inst_n ... */
+	ms_dicom_slice **inst_hdr;  /* ... [instance] (ms_dicom_read_frames) */
+	size_t *inst_n;
 	series_headers *sh;
 	const size_t *src;          /* pass 2: item k decodes instance src[k] ... */
 	float *dst;                 /* ... into dst + k * nx * ny */
@@ -219,19 +227,29 @@ static ms_status read_header(void *arg, size_t i)
 	snprintf(sh->ids[i], sizeof(sh->ids[i]), "%s", id);
 	rc = fetch_dicom(c->ctx, id, &buf, msg, sizeof(msg));
 	if (rc == MS_OK) {
-		rc = ms_dicom_read_slice(buf.data, buf.size, &sh->hdr[i], derr, sizeof(derr));
+		if (c->frames)
+			rc = ms_dicom_read_frames(buf.data, buf.size, &c->inst_hdr[i], &c->inst_n[i], derr,
+						  sizeof(derr));
+		else
+			rc = ms_dicom_read_slice(buf.data, buf.size, &sh->hdr[i], derr, sizeof(derr));
 		OrthancPluginFreeMemoryBuffer(c->ctx, &buf);
 		if (rc != MS_OK) {
 			snprintf(msg, sizeof(msg), "instance %s: %s", id, derr);
-			rc = MS_ERR_INPUT;
+			rc = rc == MS_ERR_NOMEM ? rc : MS_ERR_INPUT;
 		}
 	}
-	if (rc == MS_OK)
-		rc = check_slice(&sh->hdr[i], id, msg, sizeof(msg));
+	if (rc == MS_OK && c->frames) {
+		for (size_t f = 0; f < c->inst_n[i] && rc == MS_OK; f++)
+			rc = check_slice(&c->inst_hdr[i][f], id, true, msg, sizeof(msg));
+	} else if (rc == MS_OK) {
+		rc = check_slice(&sh->hdr[i], id, false, msg, sizeof(msg));
+	}
 	if (rc != MS_OK) {
 		set_error(c, msg);
 		return rc;
 	}
+	if (c->frames)
+		return MS_OK; /* geometry is labelled when the frames are flattened */
 	sh->geom[i] = sh->hdr[i].geom;
 	sh->geom[i].label = sh->ids[i];
 	return MS_OK;
@@ -269,33 +287,77 @@ static ms_status run_pass(pass_ctx *c, size_t n, ms_parallel_fn fn)
 	return rc;
 }
 
+/* Replaces the per-instance sh (ids only) by one item per frame of c's inst_hdr. */
+static ms_status flatten_frames(pass_ctx *c, series_headers *sh, char *err, size_t errlen)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < sh->n; i++)
+		total += c->inst_n[i];
+	ms_dicom_slice *hdr = ms_calloc(total, sizeof(*hdr));
+	ms_slice_geom *geom = ms_calloc(total, sizeof(*geom));
+	char(*ids)[64] = ms_calloc(total, sizeof(*ids));
+	if (!hdr || !geom || !ids) {
+		ms_free(hdr);
+		ms_free(geom);
+		ms_free(ids);
+		snprintf(err, errlen, "out of memory reading %zu frame headers", total);
+		return MS_ERR_NOMEM;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < sh->n; i++) {
+		for (size_t f = 0; f < c->inst_n[i]; f++, k++) {
+			hdr[k] = c->inst_hdr[i][f];
+			memcpy(ids[k], sh->ids[i], sizeof(ids[k]));
+			geom[k] = hdr[k].geom;
+			geom[k].label = ids[k];
+		}
+	}
+	ms_free(sh->hdr);
+	ms_free(sh->geom);
+	ms_free(sh->ids);
+	sh->hdr = hdr;
+	sh->geom = geom;
+	sh->ids = ids;
+	sh->n = total;
+	return MS_OK;
+}
+
 /* Pass 1 over the whole series: headers only, so geometry is checked before any voxel memory
- * is committed. */
-static ms_status read_headers(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks, series_headers *sh,
-			      char *err, size_t errlen)
+ * is committed. With frames, every frame of an (enhanced) multi-frame instance is an item. */
+static ms_status read_headers(ms_plugin *p, const char *series_id, const ms_job_hooks *hooks, bool frames,
+			      series_headers *sh, char *err, size_t errlen)
 {
 	ms_json *series = NULL;
 	const ms_json *instances = NULL;
+	ms_dicom_slice **inst_hdr = NULL;
+	size_t *inst_n = NULL, n_inst = 0;
 	ms_status rc;
 
 	memset(sh, 0, sizeof(*sh));
 	rc = list_instances(p->ctx, series_id, &series, &instances, err, errlen);
 	if (rc != MS_OK)
 		goto out_free;
-	sh->n = ms_json_size(instances);
+	sh->n = n_inst = ms_json_size(instances);
 	const char *study = ms_json_string(ms_json_get(series, "ParentStudy"));
 	snprintf(sh->study_id, sizeof(sh->study_id), "%s", study ? study : "");
 	sh->hdr = ms_calloc(sh->n, sizeof(*sh->hdr));
 	sh->geom = ms_calloc(sh->n, sizeof(*sh->geom));
 	sh->ids = ms_calloc(sh->n, sizeof(*sh->ids));
-	if (!sh->hdr || !sh->geom || !sh->ids) {
+	if (frames) {
+		inst_hdr = ms_calloc(sh->n, sizeof(*inst_hdr));
+		inst_n = ms_calloc(sh->n, sizeof(*inst_n));
+	}
+	if (!sh->hdr || !sh->geom || !sh->ids || (frames && (!inst_hdr || !inst_n))) {
 		snprintf(err, errlen, "out of memory reading %zu instance headers", sh->n);
 		rc = MS_ERR_NOMEM;
 		goto out_free;
 	}
-	pass_ctx c = { .ctx = p->ctx, .instances = instances, .sh = sh, .hooks = hooks, .progress_span = 0.2,
-		       .err = err, .errlen = errlen };
+	pass_ctx c = { .ctx = p->ctx, .instances = instances, .frames = frames, .inst_hdr = inst_hdr,
+		       .inst_n = inst_n, .sh = sh, .hooks = hooks, .progress_span = 0.2, .err = err,
+		       .errlen = errlen };
 	rc = run_pass(&c, sh->n, read_header);
+	if (rc == MS_OK && frames)
+		rc = flatten_frames(&c, sh, err, errlen);
 	if (rc != MS_OK)
 		goto out_free;
 	for (size_t i = 1; i < sh->n; i++) {
@@ -307,6 +369,10 @@ static ms_status read_headers(ms_plugin *p, const char *series_id, const ms_job_
 		}
 	}
 out_free:
+	for (size_t i = 0; inst_hdr && i < n_inst; i++)
+		ms_free(inst_hdr[i]);
+	ms_free(inst_hdr);
+	ms_free(inst_n);
 	if (rc != MS_OK)
 		series_headers_clear(sh);
 	ms_json_destroy(series);
@@ -360,7 +426,7 @@ ms_status ms_series_load(ms_plugin *p, const char *series_id, const ms_job_hooks
 
 	*vol = NULL;
 	memset(info, 0, sizeof(*info));
-	rc = read_headers(p, series_id, hooks, &sh, err, errlen);
+	rc = read_headers(p, series_id, hooks, false, &sh, err, errlen);
 	if (rc != MS_OK)
 		return rc;
 	size_t n = sh.n;
@@ -443,7 +509,7 @@ ms_status ms_series_load_dynamic(ms_plugin *p, const char *series_id, const ms_j
 	ds->priv->ctx = p->ctx;
 	ds->priv->hooks = hooks;
 	series_headers *sh = &ds->priv->sh;
-	rc = read_headers(p, series_id, hooks, sh, err, errlen);
+	rc = read_headers(p, series_id, hooks, true, sh, err, errlen);
 	if (rc != MS_OK)
 		goto out_free;
 
@@ -459,7 +525,8 @@ ms_status ms_series_load_dynamic(ms_plugin *p, const char *series_id, const ms_j
 	for (size_t i = 0; i < sh->n; i++) {
 		const ms_dicom_slice *h = &sh->hdr[i];
 		if (!h->geom.has_ipp) {
-			snprintf(err, errlen, "missing ImagePositionPatient in instance %s", sh->ids[i]);
+			snprintf(err, errlen, "missing ImagePositionPatient in instance %s (frame %u)", sh->ids[i],
+				 h->frame + 1);
 			rc = MS_ERR_INPUT;
 			goto out_free;
 		}
@@ -468,7 +535,8 @@ ms_status ms_series_load_dynamic(ms_plugin *p, const char *series_id, const ms_j
 						.temporal_position = h->temporal_position,
 						.acquisition_number = h->acquisition_number,
 						.acq_time_s = h->acq_time_s,
-						.trigger_time_ms = h->trigger_time_ms };
+						.trigger_time_ms = h->trigger_time_ms,
+						.frame = h->temporal_position_index };
 	}
 	rc = ms_timepoints_group(img, sh->n, &tp, err, errlen);
 	if (rc != MS_OK)

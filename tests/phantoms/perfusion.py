@@ -17,16 +17,25 @@ gamma is the lower incomplete gamma function (power series below, no scipy).
                     make_series.make_ct_series) with the per-time-point tags
                     (AcquisitionNumber/AcquisitionTime or
                     TemporalPositionIdentifier), optionally a dropped image
+    write_enhanced  the same nt x nz images as ONE Enhanced CT instance of
+                    nt * nz frames (shared and per-frame functional groups,
+                    TemporalPositionIndex, FrameAcquisitionDateTime)
 
 Only numpy, pydicom and make_series are used.
 """
 
 import math
+import os
 
 import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
 
 import make_series
+
+ENHANCED_CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
 
 T0, ALPHA, BETA = 10.0, 3.0, 1.5    # AIF gamma variate (ANALYSES 2.7)
 RHO, KH = 1.04, 0.73                # the plugin's defaults (ANALYSES 2.5)
@@ -232,3 +241,116 @@ def write_series(outdir, ph, seed, uid_salt, description="MedSight perfusion pha
         sop[str(ds.SOPInstanceUID)] = (t, z)
     info["sop"] = sop
     return info
+
+
+def _item(**kw):
+    ds = Dataset()
+    for k, v in kw.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def write_enhanced(outdir, ph, seed, uid_salt, description="MedSight enhanced perfusion phantom",
+                   start_s=9 * 3600.0):
+    """Writes a CT phantom as one Enhanced CT Image Storage instance of
+    nt x nz frames into outdir, frames in a seeded shuffled order so the
+    reader must group and sort them: geometry (orientation, spacing, rescale)
+    in the shared functional groups, per frame the PlanePositionSequence and
+    a FrameContentSequence with TemporalPositionIndex t + 1,
+    DimensionIndexValues [t + 1, z + 1] and FrameAcquisitionDateTime.
+    Returns the keys of write_series: "files" (one), study/series UIDs, "hu"
+    (nt, nz, ny, nx) as stored, "positions", "nt", "nz", and "sop"
+    {SOPInstanceUID: (None, None)}: the one instance holds every image."""
+    if ph["modality"] != "CT":
+        raise ValueError("write_enhanced writes CT phantoms")
+    os.makedirs(outdir, exist_ok=True)
+    hu = np.asarray(ph["hu"], dtype=np.float64)
+    nt, nz, ny, nx = hu.shape
+    kw = ph["series_kw"]
+    slope, intercept = kw["slope"], kw["intercept"]
+    stored, signed = make_series._to_stored(hu, slope, intercept, None)
+    study_uid = make_series.uid(seed, "study")
+    series_uid = make_series.uid(seed, uid_salt, "series", "enhanced")
+    sop_uid = make_series.uid(seed, uid_salt, "sop", "enhanced")
+    date, time = make_series._ds_date_time(seed)
+    iop = (1, 0, 0, 0, 1, 0)
+
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+    ds.SOPClassUID = ENHANCED_CT_STORAGE
+    ds.SOPInstanceUID = sop_uid
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = date
+    ds.StudyTime = ds.SeriesTime = ds.ContentTime = time
+    ds.AcquisitionDateTime = date + _dicom_time(start_s)
+    ds.AccessionNumber = "MS" + study_uid.replace(".", "")[-8:]
+    ds.Modality = "CT"
+    ds.Manufacturer = "MedSight phantom"
+    ds.ReferringPhysicianName = ""
+    ds.StudyDescription = "MedSight phantom study"
+    ds.SeriesDescription = description
+    ds.PatientName = "Phantom^MSPHANTOM"
+    ds.PatientID = "MSPHANTOM"
+    ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "O"
+    ds.KVP = "120"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.StudyID = "1"
+    ds.SeriesNumber = "1"
+    ds.InstanceNumber = "1"
+    ds.FrameOfReferenceUID = make_series.uid(seed, uid_salt, "frame", "enhanced")
+    ds.PositionReferenceIndicator = ""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = ny, nx
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1 if signed else 0
+    ds.ContentQualification = "RESEARCH"
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.PresentationLUTShape = "IDENTITY"
+
+    dim_uid = make_series.uid(seed, uid_salt, "dimensions")
+    ds.DimensionOrganizationSequence = Sequence([_item(DimensionOrganizationUID=dim_uid)])
+    ds.DimensionIndexSequence = Sequence([
+        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x00209128,
+              FunctionalGroupPointer=0x00209111, DimensionDescriptionLabel="Time"),
+        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x00200032,
+              FunctionalGroupPointer=0x00209113, DimensionDescriptionLabel="Position"),
+    ])
+    ds.SharedFunctionalGroupsSequence = Sequence([_item(
+        PixelMeasuresSequence=Sequence([_item(
+            PixelSpacing=["%g" % v for v in kw["spacing"]], SliceThickness="%g" % kw["dz"])]),
+        PlaneOrientationSequence=Sequence([_item(ImageOrientationPatient=["%g" % v for v in iop])]),
+        PixelValueTransformationSequence=Sequence([_item(
+            RescaleIntercept="%g" % intercept, RescaleSlope="%g" % slope, RescaleType="HU")]),
+    )])
+
+    order = np.random.default_rng(seed).permutation(nt * nz)
+    frames, per_frame = [], []
+    for i in order:
+        t, z = divmod(int(i), nz)
+        when = date + _dicom_time(start_s + float(ph["t"][t]))
+        per_frame.append(_item(
+            FrameContentSequence=Sequence([_item(
+                FrameAcquisitionDateTime=when, FrameReferenceDateTime=when,
+                FrameAcquisitionDuration=100.0, TemporalPositionIndex=t + 1,
+                DimensionIndexValues=[t + 1, z + 1])]),
+            PlanePositionSequence=Sequence([_item(
+                ImagePositionPatient=["%.6g" % v for v in ph["positions"][z]])]),
+        ))
+        frames.append(stored[t, z])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    ds.NumberOfFrames = str(nt * nz)
+    pixels = np.ascontiguousarray(np.stack(frames))
+    ds.PixelData = pixels.astype("<" + pixels.dtype.str[1:]).tobytes()
+
+    path = os.path.join(outdir, "enhanced_ct.dcm")
+    make_series._write(ds, path, ExplicitVRLittleEndian)
+    return {"study_uid": study_uid, "series_uid": series_uid, "files": [path],
+            "hu": stored.astype(np.float64) * slope + intercept,
+            "positions": list(ph["positions"]), "nt": nt, "nz": nz,
+            "sop": {sop_uid: (None, None)}}
