@@ -81,16 +81,12 @@ static ms_status check_slice(const ms_dicom_slice *s, const char *id, bool frame
 	return MS_OK;
 }
 
-/* Decodes frame hdr->frame of one instance through Orthanc into a volume slice of real values. */
-static ms_status decode_slice(OrthancPluginContext *ctx, const char *id, const ms_dicom_slice *hdr,
-			      float *dst, uint32_t nx, uint32_t ny, char *err, size_t errlen)
+/* Decodes frame hdr->frame of an instance already in memory into a volume slice of real values. */
+static ms_status decode_frame(OrthancPluginContext *ctx, const OrthancPluginMemoryBuffer *buf, const char *id,
+			      const ms_dicom_slice *hdr, float *dst, uint32_t nx, uint32_t ny, char *err, size_t errlen)
 {
-	OrthancPluginMemoryBuffer buf = { 0 };
-	ms_status rc = fetch_dicom(ctx, id, &buf, err, errlen);
-	if (rc != MS_OK)
-		return rc;
-	OrthancPluginImage *img = OrthancPluginDecodeDicomImage(ctx, buf.data, buf.size, hdr->frame);
-	OrthancPluginFreeMemoryBuffer(ctx, &buf);
+	ms_status rc;
+	OrthancPluginImage *img = OrthancPluginDecodeDicomImage(ctx, buf->data, buf->size, hdr->frame);
 	if (!img) {
 		snprintf(err, errlen,
 			 "instance %s frame %u: pixel data could not be decoded (unsupported or corrupt transfer syntax)",
@@ -137,6 +133,19 @@ static ms_status decode_slice(OrthancPluginContext *ctx, const char *id, const m
 	}
 out_free_image:
 	OrthancPluginFreeImage(ctx, img);
+	return rc;
+}
+
+/* Fetches one instance and decodes frame hdr->frame of it. */
+static ms_status decode_slice(OrthancPluginContext *ctx, const char *id, const ms_dicom_slice *hdr,
+			      float *dst, uint32_t nx, uint32_t ny, char *err, size_t errlen)
+{
+	OrthancPluginMemoryBuffer buf = { 0 };
+	ms_status rc = fetch_dicom(ctx, id, &buf, err, errlen);
+	if (rc != MS_OK)
+		return rc;
+	rc = decode_frame(ctx, &buf, id, hdr, dst, nx, ny, err, errlen);
+	OrthancPluginFreeMemoryBuffer(ctx, &buf);
 	return rc;
 }
 
@@ -587,19 +596,81 @@ out_free:
 	return rc;
 }
 
+/* Items of one instance within a fill: fetched once, all their frames decoded from it. */
+typedef struct {
+	pass_ctx *c;
+	const size_t *order;   /* item numbers k sorted by instance */
+	const size_t *starts;  /* group g covers order[starts[g] .. starts[g + 1]) */
+} group_ctx;
+
+static ms_status decode_group(void *arg, size_t g)
+{
+	group_ctx *gc = arg;
+	pass_ctx *c = gc->c;
+	char msg[512];
+	const char *id = c->sh->ids[c->src[gc->order[gc->starts[g]]]];
+	OrthancPluginMemoryBuffer buf = { 0 };
+	ms_status rc = fetch_dicom(c->ctx, id, &buf, msg, sizeof(msg));
+	for (size_t j = gc->starts[g]; rc == MS_OK && j < gc->starts[g + 1]; j++) {
+		size_t k = gc->order[j];
+		rc = decode_frame(c->ctx, &buf, id, &c->sh->hdr[c->src[k]], c->dst + k * (size_t)c->nx * c->ny, c->nx,
+				  c->ny, msg, sizeof(msg));
+	}
+	if (buf.data)
+		OrthancPluginFreeMemoryBuffer(c->ctx, &buf);
+	if (rc != MS_OK)
+		set_error(c, msg);
+	return rc;
+}
+
+typedef struct {
+	const char *id; /* the item's instance */
+	size_t k;       /* the item */
+} keyed_item;
+
+static int by_instance(const void *a, const void *b)
+{
+	const keyed_item *x = a, *y = b;
+	int d = strcmp(x->id, y->id);
+	return d ? d : (x->k > y->k) - (x->k < y->k);
+}
+
 ms_status ms_dynamic_series_fill(ms_dynamic_series *ds, uint32_t z0, uint32_t nz, float *dst, char *err,
 				 size_t errlen)
 {
-	size_t n = (size_t)ds->nt * nz;
-	size_t *src = ms_malloc(n * sizeof(*src));
-	if (!src)
-		return MS_ERR_NOMEM;
+	size_t n = (size_t)ds->nt * nz, n_groups = 0;
+	size_t *src = ms_malloc(n * sizeof(*src)), *order = ms_malloc(n * sizeof(*order));
+	size_t *starts = ms_malloc((n + 1) * sizeof(*starts));
+	ms_status rc = MS_ERR_NOMEM;
+	if (!src || !order || !starts)
+		goto out_free;
 	for (uint32_t t = 0; t < ds->nt; t++)
 		for (uint32_t z = 0; z < nz; z++)
 			src[(size_t)t * nz + z] = ds->priv->index[(size_t)t * ds->nz + z0 + z];
+	/* Enhanced multi-frame series hold many items per instance: fetch each instance once. */
+	keyed_item *keyed = ms_malloc(n * sizeof(*keyed));
+	if (!keyed)
+		goto out_free;
+	for (size_t k = 0; k < n; k++)
+		keyed[k] = (keyed_item){ ds->priv->sh.ids[src[k]], k };
+	qsort(keyed, n, sizeof(*keyed), by_instance);
+	for (size_t j = 0; j < n; j++) {
+		order[j] = keyed[j].k;
+		if (j == 0 || strcmp(keyed[j].id, keyed[j - 1].id) != 0)
+			starts[n_groups++] = j;
+	}
+	starts[n_groups] = n;
+	ms_free(keyed);
 	pass_ctx c = { .ctx = ds->priv->ctx, .sh = &ds->priv->sh, .src = src, .dst = dst, .nx = ds->nx,
 		       .ny = ds->ny, .err = err, .errlen = errlen };
-	ms_status rc = run_pass(&c, n, decode_one);
+	group_ctx gc = { .c = &c, .order = order, .starts = starts };
+	c.err[0] = '\0';
+	pthread_mutex_init(&c.err_lock, NULL);
+	rc = ms_parallel_for(n_groups, LOAD_THREADS, decode_group, NULL, &gc);
+	pthread_mutex_destroy(&c.err_lock);
+out_free:
+	ms_free(starts);
+	ms_free(order);
 	ms_free(src);
 	return rc;
 }
