@@ -116,6 +116,35 @@ static ms_status pragma(ms_store *s, const char *sql, char *value, size_t size)
 	return status;
 }
 
+/* Switches the file to WAL. SQLite answers SQLITE_BUSY here without calling the busy handler
+ * when waiting could deadlock (another connection reading the fresh file while upgrading its
+ * own lock), so openers racing on a new file retry on their own, within the busy timeout. */
+static ms_status set_wal_mode(ms_store *s, char *mode, size_t size)
+{
+	const char *sql = "PRAGMA journal_mode = WAL";
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int rc = SQLITE_OK;
+
+	for (int waited_ms = 0;; waited_ms += 10) {
+		sqlite3_stmt *st = NULL;
+		rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			return ms_store_fail(s, rc, sql);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const unsigned char *t = sqlite3_column_text(st, 0);
+			snprintf(mode, size, "%s", t ? (const char *)t : "");
+		}
+		sqlite3_finalize(st);
+		if (rc == SQLITE_ROW)
+			return MS_OK;
+		if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return ms_store_fail(s, rc, sql);
+}
+
 /* Applies the migrations the file lacks. Each runs in its own BEGIN IMMEDIATE transaction that
  * re-reads user_version first, so a second process opening the same file at the same time
  * waits for the first and then finds nothing left to do. */
@@ -190,7 +219,7 @@ ms_status ms_store_open(const char *path, ms_store **out)
 	sqlite3_extended_result_codes(s->db, 1);
 	/* Before anything that takes a lock: switching to WAL needs the write lock. */
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	rc = pragma(s, "PRAGMA journal_mode = WAL", mode, sizeof(mode));
+	rc = set_wal_mode(s, mode, sizeof(mode));
 	if (rc != MS_OK)
 		goto out_close;
 	/* ":memory:" answers "memory"; anything else on a file means concurrency will suffer. */
