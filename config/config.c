@@ -67,6 +67,7 @@ static const option medsight_options[] = {
 	  .offset = CFG(memory_budget_mb) },
 	{ .name = "MaxAttempts", .type = OPT_INT, .def = 3, .min = 1, .max = 100, .offset = CFG(max_attempts) },
 	{ .name = "StableTrigger", .type = OPT_BOOL, .def = 1, .offset = CFG(stable_trigger) },
+	{ .name = "CompleteTrigger", .type = OPT_BOOL, .def = 1, .offset = CFG(complete_trigger) },
 	{ .name = "PerfRetentionDays", .type = OPT_INT, .def = 30, .min = 1, .max = 3650,
 	  .offset = CFG(perf_retention_days) },
 	{ .name = "Rules", .type = OPT_SECTION, .section = load_rules },
@@ -721,13 +722,14 @@ static void log_applied(const ms_config *c)
 	ms_strbuf b = { 0 };
 
 	ms_strbuf_appendf(&b, "configuration: Enable=%s Database=%s Device=%s Workers=%d MemoryBudgetMB=%d "
-			      "MaxAttempts=%d StableTrigger=%s PerfRetentionDays=%d StableAge=%d "
+			      "MaxAttempts=%d StableTrigger=%s CompleteTrigger=%s PerfRetentionDays=%d StableAge=%d "
 			      "Histogram={BinWidth=%g Min=%g Max=%g} Calcium={Profile=%s ThresholdHU=%g "
 			      "Connectivity=%d MinAreaMM2=%g MinPixels=%d KvpAdjust=%s VolumeMethod=%s "
 			      "MassCalibration=%g MaxHU=%g ROI=%s} Perfusion={Method=%s SVDThreshold=%g "
 			      "OscillationIndex=%g Rho=%g KH=%g Relative=%s BaselineFrames=%d AIFVoxels=%d} Rules=%zu",
 			  c->enable ? "true" : "false", c->database, c->device, c->workers, c->memory_budget_mb,
-			  c->max_attempts, c->stable_trigger ? "true" : "false", c->perf_retention_days,
+			  c->max_attempts, c->stable_trigger ? "true" : "false",
+			  c->complete_trigger ? "true" : "false", c->perf_retention_days,
 			  c->stable_age_s, c->histogram.bin_width, c->histogram.min, c->histogram.max,
 			  calcium_profiles[c->calcium.profile], c->calcium.threshold_hu, c->calcium.connectivity,
 			  c->calcium.min_area_mm2, c->calcium.min_pixels, c->calcium.kvp_adjust ? "true" : "false",
@@ -870,6 +872,27 @@ int ms_config_priority_parse(const char *name)
 		if (strcasecmp(name, priorities[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+int ms_config_requested_priority(const char *dicom_value)
+{
+	char v[16];
+	size_t n = 0;
+
+	if (!dicom_value)
+		return -1;
+	while (*dicom_value == ' ')
+		dicom_value++;
+	n = strlen(dicom_value);
+	while (n > 0 && dicom_value[n - 1] == ' ')
+		n--;
+	if (n == 0 || n >= sizeof(v))
+		return -1;
+	memcpy(v, dicom_value, n);
+	v[n] = '\0';
+	if (strcasecmp(v, "MEDIUM") == 0)
+		return MS_PRIORITY_ROUTINE;
+	return ms_config_priority_parse(v);
 }
 
 const ms_forward_dest *ms_config_forward_find(const ms_config *c, const char *name)

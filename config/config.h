@@ -56,6 +56,7 @@ typedef struct {
 	int memory_budget_mb;    /* MedSight.MemoryBudgetMB, 64..1048576 */
 	int max_attempts;        /* MedSight.MaxAttempts, 1..100: starts before a job is failed */
 	bool stable_trigger;     /* MedSight.StableTrigger: run rules on Orthanc's StableSeries */
+	bool complete_trigger;   /* MedSight.CompleteTrigger: run rules on Orthanc's CompletedSeries */
 	int perf_retention_days; /* MedSight.PerfRetentionDays, 1..3650 */
 	int stable_age_s;        /* Orthanc's top-level StableAge (seconds) */
 	ms_rule *rules;          /* MedSight.Rules in file order; owned */
@@ -113,6 +114,10 @@ const char *ms_config_priority_name(int prio);
 
 /* Priority named name, case-insensitively ("stat" -> MS_PRIORITY_STAT); -1 if none or NULL. */
 int ms_config_priority_parse(const char *name);
+
+/* Priority of a DICOM RequestedProcedurePriority (0040,1003) value: STAT, HIGH, ROUTINE, LOW, and
+ * MEDIUM as ROUTINE, in any case, with DICOM's space padding; -1 for anything else or NULL. */
+int ms_config_requested_priority(const char *dicom_value);
 
 /* True if name (exact, lower case) is an analysis: histogram, calcium, perfusion, segmentation. */
 bool ms_config_analysis_known(const char *name);

@@ -81,6 +81,7 @@ static OrthancPluginErrorCode on_change(OrthancPluginChangeType change, OrthancP
 	case OrthancPluginChangeType_NewSeries:
 	case OrthancPluginChangeType_NewInstance:
 	case OrthancPluginChangeType_StableSeries:
+	case OrthancPluginChangeType_CompletedSeries:
 		break;
 	case OrthancPluginChangeType_Deleted:
 		if (type == OrthancPluginResourceType_Series)
@@ -96,12 +97,14 @@ static OrthancPluginErrorCode on_change(OrthancPluginChangeType change, OrthancP
 		rc = ms_inbox_series_seen(db, resource_id);
 	else if (change == OrthancPluginChangeType_NewInstance)
 		rc = ms_inbox_push(db, MS_EVENT_NEW_INSTANCE, resource_id); /* its series is found later */
+	else if (change == OrthancPluginChangeType_CompletedSeries)
+		rc = ms_inbox_push(db, MS_EVENT_COMPLETE_SERIES, resource_id);
 	else
 		rc = ms_inbox_push(db, MS_EVENT_STABLE_SERIES, resource_id);
 	ms_db_pool_put(plugin.db, db);
 	if (rc != MS_OK)
 		ms_log_error("could not record change for series %s (%s)", resource_id, ms_status_name(rc));
-	else if (change == OrthancPluginChangeType_StableSeries)
+	else if (change == OrthancPluginChangeType_StableSeries || change == OrthancPluginChangeType_CompletedSeries)
 		ms_workers_wake(plugin.workers);
 	return OrthancPluginErrorCode_Success;
 }

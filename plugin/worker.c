@@ -56,20 +56,65 @@ static const char *lookup_tag(void *arg, const char *keyword)
 	return v ? v : ms_json_string(ms_json_get(t->study_tags, keyword));
 }
 
-/* Applies the configured rules to a series that became stable. */
-static ms_status apply_rules(ms_workers *w, ms_store *db, const char *series_id)
+/* Highest priority the orders behind a series ask for: RequestedProcedurePriority (0040,1003)
+ * of one of its instances, at the top level or in its RequestAttributesSequence items; -1 when
+ * absent or not a defined term. One tag read per series, only once a rule matched. */
+static int requested_priority(ms_plugin *p, const ms_json *series)
+{
+	const char *instance = ms_json_string(ms_json_at(ms_json_get(series, "Instances"), 0));
+	ms_json *tags = NULL;
+	char uri[160];
+
+	if (!instance)
+		return -1;
+	snprintf(uri, sizeof(uri), "/instances/%s/tags?simplify", instance);
+	if (ms_orthanc_get_json(p->ctx, uri, &tags) != MS_OK)
+		return -1;
+	int best = ms_config_requested_priority(ms_json_string(ms_json_get(tags, "RequestedProcedurePriority")));
+	const ms_json *requests = ms_json_get(tags, "RequestAttributesSequence");
+	for (size_t i = 0; i < ms_json_size(requests); i++) {
+		const ms_json *item = ms_json_at(requests, i);
+		int prio = ms_config_requested_priority(ms_json_string(ms_json_get(item, "RequestedProcedurePriority")));
+		if (prio > best)
+			best = prio;
+	}
+	ms_json_destroy(tags);
+	return best;
+}
+
+/* Applies the configured rules to a series that became stable (trigger "stable") or that
+ * Orthanc reported complete (trigger "complete": only if it still is, else *ran stays false
+ * and StableSeries decides later). A job gets the higher of its rule's priority and the
+ * order's RequestedProcedurePriority. ran may be NULL. */
+static ms_status apply_rules(ms_workers *w, ms_store *db, const char *series_id, const char *trigger, bool *ran)
 {
 	ms_plugin *p = w->plugin;
 	ms_json *series = NULL, *study = NULL;
 	char uri[256];
 	ms_status rc;
 
+	if (ran)
+		*ran = false;
 	snprintf(uri, sizeof(uri), "/series/%s", series_id);
 	rc = ms_orthanc_get_json(p->ctx, uri, &series);
 	if (rc == MS_ERR_NOTFOUND)
 		return MS_OK; /* deleted before it became stable: nothing to do */
 	if (rc != MS_OK)
 		return rc;
+	if (strcmp(trigger, "complete") == 0) {
+		/* Orthanc counts instances against ImagesInAcquisition (x NumberOfTemporalPositions),
+		 * NumberOfSlices or CardiacNumberOfImages; an instance stored since may have made the
+		 * series "Inconsistent" (the announced count was not the whole series). */
+		const char *status = ms_json_string(ms_json_get(series, "Status"));
+		if (!status || strcmp(status, "Complete") != 0) {
+			ms_log_info("series %s was reported complete but is now %s; its rules wait until it is stable",
+				    series_id, status ? status : "of unknown status");
+			rc = MS_OK;
+			goto out_free;
+		}
+	}
+	if (ran)
+		*ran = true;
 	const char *parent = ms_json_string(ms_json_get(series, "ParentStudy"));
 	if (parent) {
 		snprintf(uri, sizeof(uri), "/studies/%s", parent);
@@ -82,18 +127,23 @@ static ms_status apply_rules(ms_workers *w, ms_store *db, const char *series_id)
 		rc = MS_OK; /* our own results are never analysed again */
 		goto out_free;
 	}
+	int requested = -2; /* not read yet */
 	for (size_t i = 0; i < p->config.n_rules; i++) {
 		const ms_rule *r = &p->config.rules[i];
 		if (!ms_config_rule_matches(r, lookup_tag, &t))
 			continue;
+		if (requested == -2)
+			requested = requested_priority(p, series);
+		int prio = requested > r->priority ? requested : r->priority;
 		int64_t id;
 		bool created;
-		rc = ms_queue_enqueue(db, series_id, r->analysis, (ms_priority)r->priority, "stable", NULL, &id,
-				      &created);
+		rc = ms_queue_enqueue(db, series_id, r->analysis, (ms_priority)prio, trigger, NULL, &id, &created);
 		if (rc != MS_OK)
 			goto out_free;
-		ms_log_info("series %s matches rule %zu: %s job %lld (%s, %s)", series_id, i + 1, r->analysis,
-			    (long long)id, ms_config_priority_name(r->priority), created ? "new" : "already queued");
+		ms_log_info("series %s is %s and matches rule %zu: %s job %lld (%s%s, %s)", series_id, trigger, i + 1,
+			    r->analysis, (long long)id, ms_config_priority_name(prio),
+			    prio > r->priority ? " as the order's RequestedProcedurePriority asks" : "",
+			    created ? "new" : "already queued");
 	}
 	rc = MS_OK;
 out_free:
@@ -160,9 +210,25 @@ static bool process_event(ms_workers *w, ms_store *db)
 		else if (rc == MS_ERR_NOTFOUND || rc == MS_OK)
 			rc = MS_OK; /* deleted meanwhile */
 		ms_json_destroy(inst);
+	} else if (ev.kind == MS_EVENT_COMPLETE_SERIES) {
+		/* The series stays pending: StableSeries (or the orphan sweep) settles it later, and
+		 * runs the rules again only if an instance arrived after this report. */
+		bool ran = false;
+		if (w->plugin->config.complete_trigger)
+			rc = apply_rules(w, db, ev.resource_id, "complete", &ran);
+		if (rc == MS_OK && ran)
+			rc = ms_inbox_series_triggered(db, ev.resource_id, ev.created);
 	} else if (ev.kind == MS_EVENT_STABLE_SERIES) {
-		if (w->plugin->config.stable_trigger)
-			rc = apply_rules(w, db, ev.resource_id);
+		bool analysed = false;
+		if (w->plugin->config.stable_trigger) {
+			rc = ms_inbox_series_analysed(db, ev.resource_id, &analysed);
+			if (rc == MS_OK && analysed)
+				ms_log_info("series %s is stable; its rules already ran when it became complete and no "
+					    "instance arrived since",
+					    ev.resource_id);
+			else if (rc == MS_OK)
+				rc = apply_rules(w, db, ev.resource_id, "stable", NULL);
+		}
 		if (rc == MS_OK)
 			rc = ms_inbox_series_settled(db, ev.resource_id);
 	}

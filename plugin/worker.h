@@ -8,6 +8,7 @@
 enum {
 	MS_EVENT_STABLE_SERIES = 1, /* resource: Orthanc series id */
 	MS_EVENT_NEW_INSTANCE = 2,  /* resource: Orthanc instance id; keeps its series pending */
+	MS_EVENT_COMPLETE_SERIES = 3, /* resource: Orthanc series id; all announced instances are in */
 };
 
 /* Starts p->config.workers threads; each opens its own SQLite connection. */

@@ -107,6 +107,52 @@ ms_status ms_inbox_series_seen(ms_store *s, const char *series_id)
 	return ms_inbox_series_seen_at(s, series_id, ms_store_now());
 }
 
+ms_status ms_inbox_series_triggered(ms_store *s, const char *series_id, double when)
+{
+	sqlite3_stmt *st;
+
+	if (!s || !series_id || !series_id[0] || !(when > 0))
+		return MS_ERR_ARG;
+	ms_status rc = ms_store_stmt(s, MS_STMT_INBOX_TRIGGERED,
+				     "INSERT INTO pending_series (series_id, first_seen, last_seen, triggered_at) "
+				     "VALUES (?1, ?2, ?2, ?2) ON CONFLICT (series_id) DO UPDATE SET "
+				     "triggered_at = max(triggered_at, excluded.triggered_at)",
+				     &st);
+	if (rc != MS_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, series_id, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, when);
+	int src = sqlite3_step(st);
+	if (src != SQLITE_DONE)
+		rc = ms_store_fail(s, src, "recording a series analysed when complete");
+	ms_store_release(st);
+	return rc;
+}
+
+ms_status ms_inbox_series_analysed(ms_store *s, const char *series_id, bool *current)
+{
+	sqlite3_stmt *st;
+
+	if (current)
+		*current = false;
+	if (!s || !series_id || !current)
+		return MS_ERR_ARG;
+	ms_status rc = ms_store_stmt(s, MS_STMT_INBOX_ANALYSED,
+				     "SELECT triggered_at > 0 AND last_seen <= triggered_at FROM pending_series "
+				     "WHERE series_id = ?1",
+				     &st);
+	if (rc != MS_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, series_id, -1, SQLITE_STATIC);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		*current = sqlite3_column_int(st, 0) != 0;
+	else if (src != SQLITE_DONE)
+		rc = ms_store_fail(s, src, "reading a pending series");
+	ms_store_release(st);
+	return rc;
+}
+
 ms_status ms_inbox_series_settled(ms_store *s, const char *series_id)
 {
 	sqlite3_stmt *st;

@@ -7,6 +7,7 @@
 #include "common/status.h"
 #include "storage/store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,12 @@ ms_status ms_inbox_series_seen(ms_store *s, const char *series_id);
 /* Same with the time the instance arrived (unix seconds > 0), e.g. an inbox event's created time
  * when it is processed later; last_seen never moves backwards. */
 ms_status ms_inbox_series_seen_at(ms_store *s, const char *series_id, double when);
+/* Records that the rules ran for series_id when Orthanc reported it complete, as of when (unix
+ * seconds > 0, the event's time); inserts the row if needed. MS_ERR_ARG for NULL/empty/when. */
+ms_status ms_inbox_series_triggered(ms_store *s, const char *series_id, double when);
+/* *current = true when the rules already ran for series_id (ms_inbox_series_triggered) and no
+ * instance was seen after that; false when it is not pending or was never triggered. */
+ms_status ms_inbox_series_analysed(ms_store *s, const char *series_id, bool *current);
 /* Removes series_id (done with it). MS_OK even if it was not pending. */
 ms_status ms_inbox_series_settled(ms_store *s, const char *series_id);
 /* Series whose last_seen is older than now - age_s (age_s >= 0), oldest first: *ids receives an

@@ -101,6 +101,7 @@ static void test_defaults(void)
 		CHECK_EQ_INT(c.memory_budget_mb, 2048);
 		CHECK_EQ_INT(c.max_attempts, 3);
 		CHECK(c.stable_trigger);
+		CHECK(c.complete_trigger);
 		CHECK_EQ_INT(c.perf_retention_days, 30);
 		CHECK_EQ_INT(c.stable_age_s, 60);
 		CHECK_EQ_INT(c.n_rules, 0);
@@ -205,8 +206,9 @@ static void test_bools_and_strings(void)
 {
 	ms_config c;
 
-	CHECK_EQ_INT(load_section("{\"Enable\":false,\"StableTrigger\":false}", &c, NULL, 0), MS_OK);
-	CHECK(!c.enable && !c.stable_trigger);
+	CHECK_EQ_INT(load_section("{\"Enable\":false,\"StableTrigger\":false,\"CompleteTrigger\":false}", &c, NULL, 0),
+		     MS_OK);
+	CHECK(!c.enable && !c.stable_trigger && !c.complete_trigger);
 	ms_config_free(&c);
 	expect_error("{\"Enable\":\"yes\"}", "MedSight.Enable: expected true or false, got \"yes\"");
 	expect_error("{\"Enable\":1}", "MedSight.Enable: expected true or false, got 1");
@@ -240,7 +242,7 @@ static void test_unknown_and_shape(void)
 	expect_error("{\"rules\":[]}", "MedSight.rules: unknown key (did you mean Rules?)");
 	expect_error("{\"Gpu\":true}",
 		     "MedSight.Gpu: unknown key (allowed: Enable, Database, Device, Workers, MemoryBudgetMB, "
-		     "MaxAttempts, StableTrigger, PerfRetentionDays, Rules, Forward, Histogram, Calcium, Perfusion, "
+		     "MaxAttempts, StableTrigger, CompleteTrigger, PerfRetentionDays, Rules, Forward, Histogram, Calcium, Perfusion, "
 		     "Segmentation)");
 	expect_error("{\"Workers\":2,\"Workers\":3}", "MedSight.Workers: key given more than once");
 	expect_error("[]", "MedSight: expected an object, got an array");
@@ -641,6 +643,17 @@ static void test_helpers(void)
 	for (int p = 0; p < 4; p++)
 		CHECK_EQ_INT(ms_config_priority_parse(ms_config_priority_name(p)), p);
 
+	/* DICOM RequestedProcedurePriority: its defined terms, padded, any case; MEDIUM is ROUTINE. */
+	CHECK_EQ_INT(ms_config_requested_priority("STAT"), MS_PRIORITY_STAT);
+	CHECK_EQ_INT(ms_config_requested_priority("HIGH"), MS_PRIORITY_HIGH);
+	CHECK_EQ_INT(ms_config_requested_priority("ROUTINE "), MS_PRIORITY_ROUTINE);
+	CHECK_EQ_INT(ms_config_requested_priority(" medium"), MS_PRIORITY_ROUTINE);
+	CHECK_EQ_INT(ms_config_requested_priority("LOW"), MS_PRIORITY_LOW);
+	CHECK_EQ_INT(ms_config_requested_priority("URGENT"), -1);
+	CHECK_EQ_INT(ms_config_requested_priority("   "), -1);
+	CHECK_EQ_INT(ms_config_requested_priority("STATSTATSTATSTATSTAT"), -1);
+	CHECK_EQ_INT(ms_config_requested_priority(NULL), -1);
+
 	CHECK(ms_config_analysis_known("histogram"));
 	CHECK(ms_config_analysis_known("calcium"));
 	CHECK(ms_config_analysis_known("perfusion"));
@@ -721,6 +734,7 @@ static void test_sample_file(void)
 	CHECK_EQ_INT(c.memory_budget_mb, 2048);
 	CHECK_EQ_INT(c.max_attempts, 3);
 	CHECK(c.stable_trigger);
+	CHECK(c.complete_trigger);
 	CHECK_EQ_INT(c.perf_retention_days, 30);
 	CHECK_EQ_INT(c.stable_age_s, 10);
 	CHECK_EQ_INT(c.n_rules, 3);

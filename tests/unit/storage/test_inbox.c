@@ -161,6 +161,61 @@ static void test_pending_series(void)
 	ms_store_close(s);
 }
 
+/* A series analysed when Orthanc reported it complete stays "analysed" until an instance
+ * arrives after that report; the mark survives a restart. */
+static void test_complete_trigger_mark(void)
+{
+	ms_store *s = NULL;
+	bool current = true;
+
+	remove_db();
+	CHECK_EQ_INT(ms_store_open(db_path, &s), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "never-seen", &current), MS_OK);
+	CHECK(!current);
+	CHECK_EQ_INT(ms_inbox_series_seen_at(s, "ct", 1000.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "ct", &current), MS_OK);
+	CHECK(!current); /* pending, rules never ran */
+
+	/* Complete at 1000 (the same instant as the last instance): analysed. */
+	CHECK_EQ_INT(ms_inbox_series_triggered(s, "ct", 1000.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "ct", &current), MS_OK);
+	CHECK(current);
+	/* An instance processed late but sent before the report changes nothing... */
+	CHECK_EQ_INT(ms_inbox_series_seen_at(s, "ct", 999.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "ct", &current), MS_OK);
+	CHECK(current);
+	ms_store_close(s);
+
+	/* ...across a restart, while one arriving after it makes the analysis out of date. */
+	CHECK_EQ_INT(ms_store_open(db_path, &s), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "ct", &current), MS_OK);
+	CHECK(current);
+	CHECK_EQ_INT(ms_inbox_series_seen_at(s, "ct", 1001.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "ct", &current), MS_OK);
+	CHECK(!current);
+	/* A second complete report (the late instance completed it again) is current again; an
+	 * older report never moves the mark back. */
+	CHECK_EQ_INT(ms_inbox_series_triggered(s, "ct", 1002.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_triggered(s, "ct", 900.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "ct", &current), MS_OK);
+	CHECK(current);
+
+	/* Unknown series get a row (the NewSeries row may have been settled already). */
+	CHECK_EQ_INT(ms_inbox_series_triggered(s, "fresh", 50.0), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "fresh", &current), MS_OK);
+	CHECK(current);
+	CHECK_EQ_INT(ms_inbox_series_settled(s, "fresh"), MS_OK);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "fresh", &current), MS_OK);
+	CHECK(!current);
+
+	CHECK_EQ_INT(ms_inbox_series_triggered(s, "ct", 0), MS_ERR_ARG);
+	CHECK_EQ_INT(ms_inbox_series_triggered(s, "", 5.0), MS_ERR_ARG);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, NULL, &current), MS_ERR_ARG);
+	CHECK_EQ_INT(ms_inbox_series_analysed(s, "ct", NULL), MS_ERR_ARG);
+	ms_store_close(s);
+	remove_db();
+}
+
 /* The change thread pushes on its connection, the worker pops on another; both survive a
  * restart (close and reopen). */
 static void test_two_connections_and_restart(void)
@@ -275,6 +330,7 @@ int main(void)
 
 	test_events();
 	test_pending_series();
+	test_complete_trigger_mark();
 	test_two_connections_and_restart();
 	test_alloc_failures();
 
