@@ -178,10 +178,12 @@ ms_status ms_geometry_sort(const ms_slice_geom *s, size_t n, const ms_geometry_o
 		goto out_free_keys;
 	}
 	double tol = fmax(o.spacing_abs_tol, o.spacing_rel_tol * mean_gap);
-	/* Name the gap that deviates most (a missing slice shows as the one double gap). */
-	size_t worst = 0;
-	double worst_dev = 0;
-	for (size_t i = 1; i < n; i++) {
+	/* Name the gap that deviates most (a missing slice shows as the one double gap). worst starts
+	 * at a real gap: with a zero or negative tolerance even a perfect stack "deviates"
+	 * (fuzz_geometry regression crash-negative-tolerance read keys[-1]). */
+	size_t worst = 1;
+	double worst_dev = fabs(keys[1].z - keys[0].z - mean_gap);
+	for (size_t i = 2; i < n; i++) {
 		double dev = fabs(keys[i].z - keys[i - 1].z - mean_gap);
 		if (dev > worst_dev) {
 			worst_dev = dev;
