@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "plugin/analysis.h"
 #include "plugin/forward.h"
+#include "plugin/order_priority.h"
 #include "plugin/orthanc_io.h"
 #include "plugin/rest_common.h"
 #include "plugin/rest_perf.h"
@@ -270,7 +271,8 @@ static OrthancPluginErrorCode on_retry(OrthancPluginRestOutput *out, const char 
 	return OrthancPluginErrorCode_Success;
 }
 
-/* Validates the body of POST /medsight/series/{id}/analyze; fills analysis and priority. */
+/* Validates the body of POST /medsight/series/{id}/analyze; fills analysis and priority (-1 when
+ * the body names none). */
 static bool parse_analyze_body(const OrthancPluginHttpRequest *req, ms_json **body, const char **analysis,
 			       int *priority, char *err, size_t errlen)
 {
@@ -329,7 +331,7 @@ static bool parse_analyze_body(const OrthancPluginHttpRequest *req, ms_json **bo
 		}
 	}
 	const ms_json *prio = ms_json_get(*body, "Priority");
-	*priority = MS_PRIO_ROUTINE;
+	*priority = -1; /* not given: the order's, else ROUTINE */
 	if (prio) {
 		const char *name = ms_json_string(prio);
 		if (!name || (*priority = ms_config_priority_parse(name)) < 0) {
@@ -367,6 +369,11 @@ static OrthancPluginErrorCode on_analyze(OrthancPluginRestOutput *out, const cha
 	if (rc != MS_OK) {
 		ms_orthanc_answer_error(p->ctx, out, 500, "cannot read series '%s'", req->groups[0]);
 		goto out_free;
+	}
+	if (priority < 0) {
+		priority = ms_order_priority(p->ctx, series);
+		if (priority < 0)
+			priority = MS_PRIO_ROUTINE;
 	}
 	ms_store *db = ms_rest_db_get(p, out);
 	if (!db)

@@ -12,6 +12,7 @@
 #include "plugin/forward.h"
 #include "plugin/job_timer.h"
 #include "plugin/metrics.h"
+#include "plugin/order_priority.h"
 #include "plugin/orthanc_jobs.h"
 #include "plugin/orthanc_io.h"
 #include "plugin/series_loader.h"
@@ -54,32 +55,6 @@ static const char *lookup_tag(void *arg, const char *keyword)
 	tag_lookup *t = arg;
 	const char *v = ms_json_string(ms_json_get(t->series_tags, keyword));
 	return v ? v : ms_json_string(ms_json_get(t->study_tags, keyword));
-}
-
-/* Highest priority the orders behind a series ask for: RequestedProcedurePriority (0040,1003)
- * of one of its instances, at the top level or in its RequestAttributesSequence items; -1 when
- * absent or not a defined term. One tag read per series, only once a rule matched. */
-static int requested_priority(ms_plugin *p, const ms_json *series)
-{
-	const char *instance = ms_json_string(ms_json_at(ms_json_get(series, "Instances"), 0));
-	ms_json *tags = NULL;
-	char uri[160];
-
-	if (!instance)
-		return -1;
-	snprintf(uri, sizeof(uri), "/instances/%s/tags?simplify", instance);
-	if (ms_orthanc_get_json(p->ctx, uri, &tags) != MS_OK)
-		return -1;
-	int best = ms_config_requested_priority(ms_json_string(ms_json_get(tags, "RequestedProcedurePriority")));
-	const ms_json *requests = ms_json_get(tags, "RequestAttributesSequence");
-	for (size_t i = 0; i < ms_json_size(requests); i++) {
-		const ms_json *item = ms_json_at(requests, i);
-		int prio = ms_config_requested_priority(ms_json_string(ms_json_get(item, "RequestedProcedurePriority")));
-		if (prio > best)
-			best = prio;
-	}
-	ms_json_destroy(tags);
-	return best;
 }
 
 /* Applies the configured rules to a series that became stable (trigger "stable") or that
@@ -133,7 +108,7 @@ static ms_status apply_rules(ms_workers *w, ms_store *db, const char *series_id,
 		if (!ms_config_rule_matches(r, lookup_tag, &t))
 			continue;
 		if (requested == -2)
-			requested = requested_priority(p, series);
+			requested = ms_order_priority(p->ctx, series);
 		int prio = requested > r->priority ? requested : r->priority;
 		int64_t id;
 		bool created;

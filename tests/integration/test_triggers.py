@@ -113,10 +113,25 @@ class TriggerTest(harness.NodeTestCase):
         for info, want in ((self.stat, "STAT"), (self.medium, "ROUTINE")):
             with self.subTest(priority=want):
                 sid = node.wait_series(info["series_uid"], NZ)
-                job = node.wait_job(lambda j: j["State"] in ("done", "failed"),
+                # Nothing announces a count: the stable trigger (manual runs may share the series).
+                job = node.wait_job(lambda j: j["Trigger"] == "stable" and j["State"] in ("done", "failed"),
                                     timeout=self.STABLE_AGE + 20, series=sid)
                 self.assertEqual(job["State"], "done", job.get("Error"))
-                self.assertEqual(job["Trigger"], "stable")  # nothing announces a count
+                self.assertEqual(job["Priority"], want)
+
+    def test_manual_request_takes_order_priority_unless_it_names_one(self):
+        node = self.node
+        sid = node.wait_series(self.stat["series_uid"], NZ)
+        node.wait_job(lambda j: j["Trigger"] == "stable" and j["State"] in ("done", "failed"),
+                      timeout=self.STABLE_AGE + 20, series=sid)
+        for body, want in (({"Analysis": "histogram"}, "STAT"),
+                           ({"Analysis": "histogram", "Priority": "LOW"}, "LOW")):
+            with self.subTest(body=body):
+                status, out = node.post("/medsight/series/%s/analyze" % sid, body)
+                self.assertEqual(status, 200, out)
+                job = node.wait_job_state(out["ID"], timeout=30)
+                self.assertEqual(job["State"], "done", job.get("Error"))
+                self.assertEqual(job["Trigger"], "manual")
                 self.assertEqual(job["Priority"], want)
 
 
