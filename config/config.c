@@ -237,22 +237,32 @@ static int find_name(const char *const *list, size_t n, const char *name)
 	return -1;
 }
 
-/* "unknown key" error with a case-insensitive suggestion, else the list of allowed names. */
-static ms_status fail_unknown(ctx *x, const char *path, const char *key, const char *what,
-			      const char *const *names, size_t n)
+/* names[0..n) joined by ", " (each in double quotes if quoted) into out, cut to size. A fixed
+ * buffer, so an error message never depends on an allocation (fuzz_config found a list lost to an
+ * injected allocation failure and reported as a configuration error). */
+static void join_names(char *out, size_t size, const char *const *names, size_t n, bool quoted)
 {
-	char list[512] = "";
 	size_t used = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(names[i], key) == 0)
-			return fail(x, "%s.%.80s: unknown %s (did you mean %s?)", path, key, what, names[i]);
-	for (size_t i = 0; i < n && used < sizeof(list); i++) {
-		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", names[i]);
+	out[0] = '\0';
+	for (size_t i = 0; i < n && used < size; i++) {
+		int w = snprintf(out + used, size - used, quoted ? "%s\"%s\"" : "%s%s", i ? ", " : "", names[i]);
 		if (w < 0)
 			break;
 		used += (size_t)w;
 	}
+}
+
+/* "unknown key" error with a case-insensitive suggestion, else the list of allowed names. */
+static ms_status fail_unknown(ctx *x, const char *path, const char *key, const char *what,
+			      const char *const *names, size_t n)
+{
+	char list[512];
+
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(names[i], key) == 0)
+			return fail(x, "%s.%.80s: unknown %s (did you mean %s?)", path, key, what, names[i]);
+	join_names(list, sizeof(list), names, n, false);
 	return fail(x, "%s.%.80s: unknown %s (allowed: %s)", path, key, what, list);
 }
 
@@ -340,13 +350,12 @@ static ms_status apply_option(const option *o, const ms_json *v, const char *pat
 				return MS_OK;
 			}
 		}
-		ms_strbuf list = { 0 };
-		for (int i = 0; o->choices[i]; i++)
-			ms_strbuf_appendf(&list, "%s\"%s\"", i ? ", " : "", o->choices[i]);
-		ms_status rc = fail(x, "%s: %s is not one of %s", path, describe(v, vbuf, sizeof(vbuf)),
-				    list.data ? list.data : "?");
-		ms_strbuf_free(&list);
-		return rc;
+		char list[160];
+		size_t n_choices = 0;
+		while (o->choices[n_choices])
+			n_choices++;
+		join_names(list, sizeof(list), o->choices, n_choices, true);
+		return fail(x, "%s: %s is not one of %s", path, describe(v, vbuf, sizeof(vbuf)), list);
 	}
 	case OPT_SECTION:
 		return o->section(v, path, c, x);
