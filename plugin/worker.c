@@ -21,7 +21,7 @@
 
 typedef struct {
 	ms_workers *owner;
-	int index;
+	int index;   /* 0: the event thread; 1..n: job workers */
 	pthread_t thread;
 	bool started;
 } worker;
@@ -31,7 +31,7 @@ struct ms_workers {
 	atomic_bool stop;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	int n;
+	int n; /* threads: the event thread plus config.workers job workers */
 	worker *threads;
 	double start_time;         /* series seen before this are orphans of an earlier run */
 	double orphans_checked_at; /* last sweep for series pending since before the start */
@@ -506,20 +506,25 @@ static void *worker_main(void *arg)
 	while (!atomic_load(&w->stop)) {
 		bool busy = false;
 		if (self->index == 0) {
-			/* Events first: a StableSeries already delivered settles its series before the
-			 * orphan sweep looks at it. */
+			/* The event thread never runs a job, so a series that becomes stable or complete
+			 * is queued (a STAT one first in line) while every worker is busy. Events first:
+			 * a StableSeries already delivered settles its series before the orphan sweep
+			 * looks at it. */
 			while (!atomic_load(&w->stop) && process_event(w, db))
 				busy = true;
 			raise_orphans(w, db);
 			ms_metrics_tick(w->plugin, db); /* Prometheus refresh, daily perf retention */
 			while (!atomic_load(&w->stop) && process_event(w, db))
 				busy = true;
-		}
-		ms_job job = { 0 };
-		if (!atomic_load(&w->stop) && ms_queue_claim(db, &job) == MS_OK) {
-			run_job(w, db, &job);
-			ms_job_clear(&job);
-			busy = true;
+			if (busy)
+				ms_workers_wake(w); /* rules may have queued jobs */
+		} else {
+			ms_job job = { 0 };
+			if (!atomic_load(&w->stop) && ms_queue_claim(db, &job) == MS_OK) {
+				run_job(w, db, &job);
+				ms_job_clear(&job);
+				busy = true;
+			}
 		}
 		if (busy)
 			continue;
@@ -550,7 +555,7 @@ ms_status ms_workers_start(ms_plugin *p, ms_workers **out)
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	w->start_time = now_s();
-	w->n = p->config.workers;
+	w->n = p->config.workers + 1;
 	w->threads = ms_calloc((size_t)w->n, sizeof(*w->threads));
 	if (!w->threads) {
 		ms_workers_stop(w);
@@ -560,13 +565,13 @@ ms_status ms_workers_start(ms_plugin *p, ms_workers **out)
 		w->threads[i].owner = w;
 		w->threads[i].index = i;
 		if (pthread_create(&w->threads[i].thread, NULL, worker_main, &w->threads[i]) != 0) {
-			ms_log_error("cannot start worker thread %d", i);
+			ms_log_error("cannot start %s thread %d", i ? "worker" : "event", i);
 			ms_workers_stop(w);
 			return MS_ERR_NOMEM;
 		}
 		w->threads[i].started = true;
 	}
-	ms_log_info("%d worker thread(s) started", w->n);
+	ms_log_info("%d worker thread(s) started, and one thread turning Orthanc's events into jobs", w->n - 1);
 	*out = w;
 	return MS_OK;
 }

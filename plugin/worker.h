@@ -1,5 +1,5 @@
-/* Worker threads: turn stored-series events into jobs (rules) and run queued jobs. Started on
- * OrthancStarted, joined on OrthancStopped. */
+/* Threads that turn stored-series events into jobs (rules; one event thread) and run queued jobs
+ * (config.workers job workers). Started on OrthancStarted, joined on OrthancStopped. */
 #pragma once
 #include "common/status.h"
 #include "plugin/plugin.h"
@@ -11,7 +11,8 @@ enum {
 	MS_EVENT_COMPLETE_SERIES = 3, /* resource: Orthanc series id; all announced instances are in */
 };
 
-/* Starts p->config.workers threads; each opens its own SQLite connection. */
+/* Starts the event thread and p->config.workers job workers; each opens its own SQLite
+ * connection. */
 ms_status ms_workers_start(ms_plugin *p, ms_workers **out);
 
 /* Asks every thread to stop after its current step and joins them. NULL is a no-op. A job
