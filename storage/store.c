@@ -95,14 +95,15 @@ ms_status ms_store_column_text(sqlite3_stmt *st, int col, char **out)
 	return *out ? MS_OK : MS_ERR_NOMEM;
 }
 
-/* Runs one PRAGMA and, if value is not NULL, copies its first result column (snprintf). */
-static ms_status pragma(ms_store *s, const char *sql, char *value, size_t size)
+/* Runs one PRAGMA and, if value is not NULL, copies its first result column (snprintf).
+ * Returns SQLite's code: SQLITE_DONE on success; the caller reports failures. */
+static int pragma_run(ms_store *s, const char *sql, char *value, size_t size)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 
 	if (rc != SQLITE_OK)
-		return ms_store_fail(s, rc, sql);
+		return rc;
 	if (value)
 		value[0] = '\0';
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -111,9 +112,14 @@ static ms_status pragma(ms_store *s, const char *sql, char *value, size_t size)
 			snprintf(value, size, "%s", t ? (const char *)t : "");
 		}
 	}
-	ms_status status = rc == SQLITE_DONE ? MS_OK : ms_store_fail(s, rc, sql);
 	sqlite3_finalize(st);
-	return status;
+	return rc;
+}
+
+static ms_status pragma(ms_store *s, const char *sql, char *value, size_t size)
+{
+	int rc = pragma_run(s, sql, value, size);
+	return rc == SQLITE_DONE ? MS_OK : ms_store_fail(s, rc, sql);
 }
 
 /* Switches the file to WAL. SQLite answers SQLITE_BUSY here without calling the busy handler
@@ -123,26 +129,15 @@ static ms_status set_wal_mode(ms_store *s, char *mode, size_t size)
 {
 	const char *sql = "PRAGMA journal_mode = WAL";
 	const struct timespec pause = { 0, 10 * 1000 * 1000 };
-	int rc = SQLITE_OK;
+	int rc;
 
 	for (int waited_ms = 0;; waited_ms += 10) {
-		sqlite3_stmt *st = NULL;
-		rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-		if (rc != SQLITE_OK)
-			return ms_store_fail(s, rc, sql);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const unsigned char *t = sqlite3_column_text(st, 0);
-			snprintf(mode, size, "%s", t ? (const char *)t : "");
-		}
-		sqlite3_finalize(st);
-		if (rc == SQLITE_ROW)
-			return MS_OK;
+		rc = pragma_run(s, sql, mode, size);
 		if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
 			break;
 		nanosleep(&pause, NULL);
 	}
-	return ms_store_fail(s, rc, sql);
+	return rc == SQLITE_DONE ? MS_OK : ms_store_fail(s, rc, sql);
 }
 
 /* Applies the migrations the file lacks. Each runs in its own BEGIN IMMEDIATE transaction that
